@@ -1,0 +1,325 @@
+"""Forward and backward functions for every layer type.
+
+Each layer is a pair of functions. `<layer>_forward(x, ...)` returns
+`(out, cache)`; `<layer>_backward(dout, cache)` returns the gradients of the
+loss with respect to each forward argument, in the order of those arguments.
+Loss layers return `(loss, dx)` directly. Arrays keep the dtype of `x`.
+
+Shapes use m for the batch size, d for the flattened input size, h for the
+number of outputs and C for the number of classes; images are (m, C, H, W).
+"""
+import numpy as np
+
+
+# ---------------------------------------------------------------- validation
+
+def _require(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+def _positive_int(name, value):
+    _require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0,
+             f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _nonnegative_int(name, value):
+    _require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0,
+             f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_labels(y, num_classes):
+    """Raise ValueError unless y is an (m,) integer array with entries in [0, num_classes)."""
+    y = np.asarray(y)
+    _require(y.ndim == 1, f"y must be a 1-d array of class labels, got shape {y.shape}")
+    _require(np.issubdtype(y.dtype, np.integer),
+             f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.size:
+        lo, hi = int(y.min()), int(y.max())
+        _require(lo >= 0 and hi < num_classes,
+                 f"y must hold labels in [0, {num_classes}) for {num_classes} classes, "
+                 f"got labels from {lo} to {hi}")
+    return y
+
+
+def window_count(size, field, pad, stride, names=("W", "F", "P", "S")):
+    """Number of windows that fit along one axis: 1 + (W - F + 2P) / S.
+
+    Raises ValueError naming W, F, P and S when the windows do not tile the
+    padded input exactly (the quotient is not a whole number or is negative).
+    """
+    w, f, p, s = names
+    span = size - field + 2 * pad
+    _require(span >= 0,
+             f"window does not fit: {w}={size}, {f}={field}, {p}={pad} gives "
+             f"{w} - {f} + 2{p} = {span} < 0")
+    _require(span % stride == 0,
+             f"hyperparameters do not tile the input: 1 + ({w} - {f} + 2{p}) / {s} = "
+             f"1 + ({size} - {field} + 2*{pad}) / {stride} = {1 + span / stride:g} "
+             f"is not an integer ({w}={size}, {f}={field}, {p}={pad}, {s}={stride})")
+    return 1 + span // stride
+
+
+def conv_geometry(x_shape, theta_shape, conv_param):
+    """Validate a convolution and return (stride, pad, H_out, W_out).
+
+    x_shape: (m, C, H, W); theta_shape: (F, C, HH, WW); conv_param: dict with
+    'stride' (default 1) and 'pad' (default 0).
+    """
+    _require(len(x_shape) == 4, f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
+    _require(len(theta_shape) == 4,
+             f"theta must be 4-d (F, C, HH, WW), got shape {tuple(theta_shape)}")
+    _, C, H, W = x_shape
+    _, C_theta, HH, WW = theta_shape
+    _require(C == C_theta, f"channel mismatch: x has C={C} channels but theta expects {C_theta}")
+    stride = _positive_int("conv_param['stride']", conv_param.get("stride", 1))
+    pad = _nonnegative_int("conv_param['pad']", conv_param.get("pad", 0))
+    H_out = window_count(H, HH, pad, stride, ("H", "HH", "P", "S"))
+    W_out = window_count(W, WW, pad, stride, ("W", "WW", "P", "S"))
+    return stride, pad, H_out, W_out
+
+
+def pool_geometry(x_shape, pool_param):
+    """Validate a max pool and return (pool_height, pool_width, stride, H_out, W_out)."""
+    _require(len(x_shape) == 4, f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
+    _, _, H, W = x_shape
+    ph = _positive_int("pool_param['pool_height']", pool_param.get("pool_height", 2))
+    pw = _positive_int("pool_param['pool_width']", pool_param.get("pool_width", 2))
+    stride = _positive_int("pool_param['stride']", pool_param.get("stride", 2))
+    H_out = window_count(H, ph, 0, stride, ("H", "pool_height", "P", "S"))
+    W_out = window_count(W, pw, 0, stride, ("W", "pool_width", "P", "S"))
+    return ph, pw, stride, H_out, W_out
+
+
+# -------------------------------------------------------------------- affine
+
+def affine_forward(x, theta, theta0):
+    """Affine layer: a = x.reshape(m, d) @ theta + theta0, i.e. a_j = theta_j^T x + theta0_j.
+
+    x:      (m, d_1, ..., d_k) input, flattened to (m, d) with d = d_1 * ... * d_k
+    theta:  (d, h) weights
+    theta0: (h,) biases
+    Returns (out, cache) with out of shape (m, h).
+    """
+    x_flat = x.reshape(x.shape[0], -1)
+    _require(theta.ndim == 2 and theta.shape[0] == x_flat.shape[1],
+             f"shape mismatch: x of shape {x.shape} flattens to d={x_flat.shape[1]}, "
+             f"so theta must be (d, h), got {theta.shape}")
+    _require(theta0.shape == (theta.shape[1],),
+             f"shape mismatch: theta0 must be (h,) = ({theta.shape[1]},), got {theta0.shape}")
+    out = x_flat @ theta + theta0
+    return out, (x, theta)
+
+
+def affine_backward(dout, cache):
+    """Backward pass of the affine layer.
+
+    dout: (m, h) upstream derivative dJ/da.
+    Returns dx = dout @ theta^T reshaped like x, dtheta = x^T @ dout (d, h),
+    dtheta0 = sum over the batch of dout (h,).
+    """
+    x, theta = cache
+    x_flat = x.reshape(x.shape[0], -1)
+    dx = (dout @ theta.T).reshape(x.shape)
+    dtheta = x_flat.T @ dout
+    dtheta0 = dout.sum(axis=0)
+    return dx, dtheta, dtheta0
+
+
+# ------------------------------------------------------------- activations
+
+def relu_forward(x):
+    """ReLU: a = max(0, x) elementwise. Returns (out, cache), out shaped like x."""
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    """dx = dout where x > 0, else 0."""
+    x = cache
+    return dout * (x > 0)
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """Leaky ReLU: a = x if x > 0 else alpha * x, with slope alpha in [0, 1)."""
+    _require(0 <= alpha < 1, f"alpha (the negative slope) must be in [0, 1), got {alpha!r}")
+    slope = np.where(x > 0, 1, alpha).astype(x.dtype, copy=False)
+    return x * slope, slope
+
+
+def leaky_relu_backward(dout, cache):
+    """dx = dout where x > 0, else alpha * dout."""
+    slope = cache
+    return dout * slope
+
+
+# ----------------------------------------------------------------- dropout
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout.
+
+    x: input of any shape.
+    dropout_param: dict with
+      'p':    probability of DROPPING each unit, 0 <= p < 1;
+      'mode': 'train' (drop and rescale) or 'test' (identity);
+      'seed': optional; when given, the mask comes from np.random.default_rng(seed),
+              leaving NumPy's global generator untouched.
+    In train mode out = x * mask with mask = [u >= p] / (1 - p), u ~ U[0, 1), so
+    E[out] = x and test mode needs no rescaling.
+    Returns (out, cache).
+    """
+    p = dropout_param.get("p")
+    mode = dropout_param.get("mode", "train")
+    _require(isinstance(p, (int, float, np.floating)) and 0 <= p < 1,
+             f"dropout_param['p'] is the probability of dropping a unit and must be in [0, 1), "
+             f"got {p!r}")
+    _require(mode in ("train", "test"),
+             f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
+    if mode == "test":
+        return x, (dropout_param, None)
+    seed = dropout_param.get("seed")
+    uniform = np.random.default_rng(seed).random(x.shape) if seed is not None \
+        else np.random.random_sample(x.shape)
+    mask = ((uniform >= p) / (1 - p)).astype(x.dtype)
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """dx = dout * mask in train mode, dout in test mode."""
+    _, mask = cache
+    return dout if mask is None else dout * mask
+
+
+# -------------------------------------------------------------- convolution
+
+def conv_forward_naive(x, theta, theta0, conv_param):
+    """Convolution (cross-correlation), written for clarity.
+
+    x:      (m, C, H, W) input
+    theta:  (F, C, HH, WW) filters
+    theta0: (F,) biases
+    conv_param: {'stride': S, 'pad': P}; x is zero-padded by P on each side of H and W.
+    out[n, f, i, j] = sum_{c,a,b} xpad[n, c, i*S + a, j*S + b] * theta[f, c, a, b] + theta0[f]
+    with out of shape (m, F, 1 + (H - HH + 2P) / S, 1 + (W - WW + 2P) / S).
+    Returns (out, cache).
+    """
+    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    _require(theta0.shape == (theta.shape[0],),
+             f"shape mismatch: theta0 must be (F,) = ({theta.shape[0]},), got {theta0.shape}")
+    HH, WW = theta.shape[2:]
+    xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((x.shape[0], theta.shape[0], H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = xpad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+            out[:, :, i, j] = np.tensordot(window, theta, axes=([1, 2, 3], [1, 2, 3])) + theta0
+    return out, (x, theta, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Backward pass of conv_forward_naive.
+
+    dout: (m, F, H_out, W_out). Each output position adds theta * dout to the
+    window of xpad it read (dx) and window * dout to theta (dtheta).
+    Returns dx (m, C, H, W), dtheta (F, C, HH, WW), dtheta0 (F,).
+    """
+    x, theta, conv_param = cache
+    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    HH, WW = theta.shape[2:]
+    xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxpad = np.zeros_like(xpad)
+    dtheta = np.zeros_like(theta)
+    for i in range(H_out):
+        for j in range(W_out):
+            rows = slice(i * stride, i * stride + HH)
+            cols = slice(j * stride, j * stride + WW)
+            g = dout[:, :, i, j]                                     # (m, F)
+            dxpad[:, :, rows, cols] += np.tensordot(g, theta, axes=([1], [0]))
+            dtheta += np.tensordot(g, xpad[:, :, rows, cols], axes=([0], [0]))
+    dx = dxpad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    return dx, dtheta, dout.sum(axis=(0, 2, 3))
+
+
+# -------------------------------------------------------------- max pooling
+
+def max_pool_forward_naive(x, pool_param):
+    """Max pooling, written for clarity.
+
+    x: (m, C, H, W); pool_param: {'pool_height': ph, 'pool_width': pw, 'stride': S}.
+    out[n, c, i, j] = max over the ph x pw window at (i*S, j*S) of x[n, c],
+    of shape (m, C, 1 + (H - ph) / S, 1 + (W - pw) / S).
+    Returns (out, cache).
+    """
+    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    out = np.empty(x.shape[:2] + (H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Backward pass of max_pool_forward_naive.
+
+    Each window's upstream derivative goes to the position of its maximum (the
+    first one in row-major order on ties); windows that overlap accumulate.
+    Returns dx shaped like x.
+    """
+    x, pool_param = cache
+    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    m, C = x.shape[:2]
+    dx = np.zeros_like(x)
+    n_idx, c_idx = np.meshgrid(np.arange(m), np.arange(C), indexing="ij")
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            a, b = np.unravel_index(window.reshape(m, C, -1).argmax(axis=2), (ph, pw))
+            np.add.at(dx, (n_idx, c_idx, i * stride + a, j * stride + b), dout[:, :, i, j])
+    return dx
+
+
+# -------------------------------------------------------------- loss layers
+
+def softmax_loss(x, y):
+    """Softmax (cross-entropy) loss, averaged over the batch.
+
+    x: (m, C) scores; y: (m,) labels in [0, C).
+    J = -(1/m) sum_i log softmax(x_i)[y_i], computed after subtracting each
+    row's maximum so that large scores cannot overflow.
+    Returns (loss, dx) with dx = (softmax(x) - onehot(y)) / m.
+    """
+    _require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
+    y = check_labels(y, x.shape[1])
+    _require(y.shape[0] == x.shape[0],
+             f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
+    m = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(m)
+    loss = -log_probs[rows, y].mean()
+    dx = np.exp(log_probs)
+    dx[rows, y] -= 1
+    return loss, dx / x.dtype.type(m)
+
+
+def svm_loss(x, y):
+    """Multiclass SVM (hinge) loss with margin 1, averaged over the batch.
+
+    x: (m, C) scores; y: (m,) labels in [0, C).
+    J = (1/m) sum_i sum_{j != y_i} max(0, x_ij - x_iy_i + 1).
+    Returns (loss, dx).
+    """
+    _require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
+    y = check_labels(y, x.shape[1])
+    _require(y.shape[0] == x.shape[0],
+             f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
+    m = x.shape[0]
+    rows = np.arange(m)
+    margins = np.maximum(0, x - x[rows, y][:, None] + 1)
+    margins[rows, y] = 0
+    loss = margins.sum() / m
+    active = (margins > 0).astype(x.dtype)
+    active[rows, y] -= active.sum(axis=1)
+    return loss, active / x.dtype.type(m)

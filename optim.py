@@ -1,0 +1,131 @@
+"""First-order update rules.
+
+Every rule has the signature
+
+    next_theta, config = update(theta, dtheta, config)
+
+theta:  current parameter array; dtheta: gradient of the loss, same shape.
+config: dict of hyperparameters and state (velocities, moving averages); pass
+        None on the first call to get the defaults. The rule returns the
+        config it used, with updated state, to be passed to the next call.
+Each parameter of a model keeps its own config. State arrays take theta's
+dtype so float32 training stays float32.
+"""
+import numpy as np
+
+
+def _with_defaults(config, **defaults):
+    config = {} if config is None else config
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    return config
+
+
+def sgd(theta, dtheta, config=None):
+    """Vanilla SGD: theta <- theta - alpha * dtheta.  config: learning_rate (1e-2)."""
+    config = _with_defaults(config, learning_rate=1e-2)
+    return theta - config["learning_rate"] * dtheta, config
+
+
+def sgd_momentum(theta, dtheta, config=None):
+    """SGD with momentum.
+
+        v     <- mu * v - alpha * dtheta
+        theta <- theta + v
+
+    config: learning_rate alpha (1e-2), momentum mu (0.9), velocity v (zeros).
+    """
+    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9)
+    v = config.get("velocity")
+    v = np.zeros_like(theta) if v is None else v
+    v = config["momentum"] * v - config["learning_rate"] * dtheta
+    config["velocity"] = v
+    return theta + v, config
+
+
+def rmsprop(theta, dtheta, config=None):
+    """RMSProp.
+
+        c     <- gamma * c + (1 - gamma) * dtheta^2
+        theta <- theta - alpha * dtheta / (sqrt(c) + eps)
+
+    config: learning_rate alpha (1e-2), decay_rate gamma (0.99), epsilon eps (1e-8),
+            cache c (zeros).
+    """
+    config = _with_defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
+    c = config.get("cache")
+    c = np.zeros_like(theta) if c is None else c
+    gamma = config["decay_rate"]
+    c = gamma * c + (1 - gamma) * dtheta * dtheta
+    config["cache"] = c
+    return theta - config["learning_rate"] * dtheta / (np.sqrt(c) + config["epsilon"]), config
+
+
+def adam(theta, dtheta, config=None):
+    """Adam: RMSProp on a momentum-smoothed gradient, with bias correction.
+
+        m     <- beta1 * m + (1 - beta1) * dtheta
+        v     <- beta2 * v + (1 - beta2) * dtheta^2
+        t     <- t + 1
+        mb    <- m / (1 - beta1^t)
+        vb    <- v / (1 - beta2^t)
+        theta <- theta - alpha * mb / (sqrt(vb) + eps)
+
+    config: learning_rate alpha (1e-3), beta1 (0.9), beta2 (0.999), epsilon eps (1e-8),
+            m and v (zeros), t (0).
+    """
+    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999,
+                            epsilon=1e-8, t=0)
+    m, v = config.get("m"), config.get("v")
+    m = np.zeros_like(theta) if m is None else m
+    v = np.zeros_like(theta) if v is None else v
+    b1, b2 = config["beta1"], config["beta2"]
+    m = b1 * m + (1 - b1) * dtheta
+    v = b2 * v + (1 - b2) * dtheta * dtheta
+    t = config["t"] + 1
+    mb = m / (1 - b1 ** t)
+    vb = v / (1 - b2 ** t)
+    config.update(m=m, v=v, t=t)
+    return theta - config["learning_rate"] * mb / (np.sqrt(vb) + config["epsilon"]), config
+
+
+def adagrad(theta, dtheta, config=None):
+    """AdaGrad: per-parameter rates from the running sum of squared gradients.
+
+        c     <- c + dtheta^2
+        theta <- theta - alpha * dtheta / (sqrt(c) + eps)
+
+    config: learning_rate alpha (1e-2), epsilon eps (1e-8), cache c (zeros).
+    """
+    config = _with_defaults(config, learning_rate=1e-2, epsilon=1e-8)
+    c = config.get("cache")
+    c = (np.zeros_like(theta) if c is None else c) + dtheta * dtheta
+    config["cache"] = c
+    return theta - config["learning_rate"] * dtheta / (np.sqrt(c) + config["epsilon"]), config
+
+
+def adadelta(theta, dtheta, config=None):
+    """AdaDelta (Zeiler 2012): step sizes from the ratio of two running RMS values.
+
+        g2    <- rho * g2 + (1 - rho) * dtheta^2
+        step  <- -sqrt(d2 + eps) / sqrt(g2 + eps) * dtheta
+        d2    <- rho * d2 + (1 - rho) * step^2
+        theta <- theta + alpha * step
+
+    config: learning_rate alpha (1.0, Zeiler's rule has none), rho (0.95),
+            epsilon eps (1e-6), g2 and d2 (zeros).
+    """
+    config = _with_defaults(config, learning_rate=1.0, rho=0.95, epsilon=1e-6)
+    g2, d2 = config.get("g2"), config.get("d2")
+    g2 = np.zeros_like(theta) if g2 is None else g2
+    d2 = np.zeros_like(theta) if d2 is None else d2
+    rho, eps = config["rho"], config["epsilon"]
+    g2 = rho * g2 + (1 - rho) * dtheta * dtheta
+    step = -np.sqrt(d2 + eps) / np.sqrt(g2 + eps) * dtheta
+    d2 = rho * d2 + (1 - rho) * step * step
+    config.update(g2=g2, d2=d2)
+    return theta + config["learning_rate"] * step, config
+
+
+UPDATE_RULES = {rule.__name__: rule
+                for rule in (sgd, sgd_momentum, rmsprop, adam, adagrad, adadelta)}
