@@ -18,13 +18,13 @@ def _require(condition, message):
         raise ValueError(message)
 
 
-def _positive_int(name, value):
+def positive_int(name, value):
     _require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0,
              f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _nonnegative_int(name, value):
+def nonnegative_int(name, value):
     _require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0,
              f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
@@ -74,8 +74,8 @@ def conv_geometry(x_shape, theta_shape, conv_param):
     _, C, H, W = x_shape
     _, C_theta, HH, WW = theta_shape
     _require(C == C_theta, f"channel mismatch: x has C={C} channels but theta expects {C_theta}")
-    stride = _positive_int("conv_param['stride']", conv_param.get("stride", 1))
-    pad = _nonnegative_int("conv_param['pad']", conv_param.get("pad", 0))
+    stride = positive_int("conv_param['stride']", conv_param.get("stride", 1))
+    pad = nonnegative_int("conv_param['pad']", conv_param.get("pad", 0))
     H_out = window_count(H, HH, pad, stride, ("H", "HH", "P", "S"))
     W_out = window_count(W, WW, pad, stride, ("W", "WW", "P", "S"))
     return stride, pad, H_out, W_out
@@ -85,9 +85,9 @@ def pool_geometry(x_shape, pool_param):
     """Validate a max pool and return (pool_height, pool_width, stride, H_out, W_out)."""
     _require(len(x_shape) == 4, f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
     _, _, H, W = x_shape
-    ph = _positive_int("pool_param['pool_height']", pool_param.get("pool_height", 2))
-    pw = _positive_int("pool_param['pool_width']", pool_param.get("pool_width", 2))
-    stride = _positive_int("pool_param['stride']", pool_param.get("stride", 2))
+    ph = positive_int("pool_param['pool_height']", pool_param.get("pool_height", 2))
+    pw = positive_int("pool_param['pool_width']", pool_param.get("pool_width", 2))
+    stride = positive_int("pool_param['stride']", pool_param.get("stride", 2))
     H_out = window_count(H, ph, 0, stride, ("H", "pool_height", "P", "S"))
     W_out = window_count(W, pw, 0, stride, ("W", "pool_width", "P", "S"))
     return ph, pw, stride, H_out, W_out

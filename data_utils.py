@@ -1,0 +1,173 @@
+"""CIFAR-10: find it, download it, load it, split it.
+
+Where the data lives, in order of precedence: an explicit `root` argument,
+else the environment variable CIFAR10_DIR, else datasets/cifar-10-batches-py
+next to this file. `python data_utils.py download` fetches the official
+archive there (or to --dir), checks its MD5 and unpacks it; it does nothing
+when the data is already in place.
+"""
+import argparse
+import hashlib
+import os
+import pickle
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.request
+
+import numpy as np
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "datasets", "cifar-10-batches-py")
+CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def cifar10_dir(root=None):
+    """The CIFAR-10 folder to use: root, else $CIFAR10_DIR, else DEFAULT_DIR."""
+    return root or os.environ.get("CIFAR10_DIR") or DEFAULT_DIR
+
+
+def has_cifar10(root):
+    return all(os.path.isfile(os.path.join(root, name)) for name in BATCH_FILES)
+
+
+def load_CIFAR_batch(filename):
+    """One pickled batch: X of shape (N, 32, 32, 3) float32 in [0, 255], y of shape (N,) int64."""
+    with open(filename, "rb") as f:
+        batch = pickle.load(f, encoding="latin1")
+    X = batch["data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float32)
+    return X, np.asarray(batch["labels"], dtype=np.int64)
+
+
+def load_CIFAR10(root=None):
+    """All of CIFAR-10 as (X_train, y_train, X_test, y_test), images (N, 32, 32, 3).
+
+    Raises FileNotFoundError saying how to get the data when it is missing.
+    """
+    root = cifar10_dir(root)
+    if not has_cifar10(root):
+        missing = [name for name in BATCH_FILES if not os.path.isfile(os.path.join(root, name))]
+        raise FileNotFoundError(
+            f"CIFAR-10 not found in {root!r} (missing {', '.join(missing)}). "
+            f"Download it with `python data_utils.py download --dir {root}` (or `make data`), "
+            f"or point CIFAR10_DIR (or the root argument) at a folder holding "
+            f"data_batch_1..5 and test_batch from {CIFAR10_URL}")
+    train = [load_CIFAR_batch(os.path.join(root, name)) for name in BATCH_FILES[:-1]]
+    X_test, y_test = load_CIFAR_batch(os.path.join(root, "test_batch"))
+    return (np.concatenate([X for X, _ in train]), np.concatenate([y for _, y in train]),
+            X_test, y_test)
+
+
+def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
+                     subtract_mean=True, root=None, dtype=np.float32):
+    """Train/validation/test splits ready for the networks.
+
+    The validation set is the num_validation training images after the first
+    num_training; the test set is the first num_test official test images.
+    With subtract_mean, the mean training image is subtracted from every split.
+    Returns a dict of X_train, y_train, X_val, y_val, X_test, y_test with images
+    as (N, 3, 32, 32) arrays of dtype and labels as (N,) int64.
+    """
+    for name, value in (("num_training", num_training), ("num_validation", num_validation),
+                        ("num_test", num_test)):
+        if not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if num_training + num_validation > 50000 or num_test > 10000:
+        raise ValueError(f"CIFAR-10 has 50000 training and 10000 test images; asked for "
+                         f"num_training + num_validation = {num_training + num_validation} and "
+                         f"num_test = {num_test}")
+    X_train, y_train, X_test, y_test = load_CIFAR10(root)
+    splits = {
+        "train": (X_train[:num_training], y_train[:num_training]),
+        "val": (X_train[num_training:num_training + num_validation],
+                y_train[num_training:num_training + num_validation]),
+        "test": (X_test[:num_test], y_test[:num_test]),
+    }
+    mean_image = splits["train"][0].mean(axis=0, dtype=np.float64) if subtract_mean else 0
+    data = {}
+    for split, (X, y) in splits.items():
+        data[f"X_{split}"] = (X - mean_image).transpose(0, 3, 1, 2).astype(dtype)
+        data[f"y_{split}"] = y.copy()
+    return data
+
+
+# ------------------------------------------------------------------ download
+
+def md5sum(path, chunk=1 << 20):
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(url, path, verbose):
+    """Stream url to path, printing progress."""
+    with urllib.request.urlopen(url) as response, open(path, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        for block in iter(lambda: response.read(1 << 20), b""):
+            out.write(block)
+            done += len(block)
+            if verbose:
+                size = f" / {total / 1e6:.1f}" if total else ""
+                print(f"\r  {done / 1e6:.1f}{size} MB", end="", file=sys.stderr, flush=True)
+    if verbose:
+        print(file=sys.stderr)
+
+
+def download_CIFAR10(root=None, url=CIFAR10_URL, md5=CIFAR10_MD5, verbose=True):
+    """Make root (default: cifar10_dir()) hold CIFAR-10; return root.
+
+    Does nothing when the batches are already there. Otherwise downloads url,
+    refuses it unless its MD5 is md5, and unpacks its cifar-10-batches-py/
+    folder into root. Nothing is left behind on failure.
+    """
+    root = os.path.abspath(cifar10_dir(root))
+    if has_cifar10(root):
+        if verbose:
+            print(f"CIFAR-10 already in {root}")
+        return root
+    parent = os.path.dirname(root)
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent, prefix=".cifar10-") as tmp:
+        archive = os.path.join(tmp, "cifar-10-python.tar.gz")
+        if verbose:
+            print(f"Downloading {url}", file=sys.stderr)
+        _fetch(url, archive, verbose)
+        actual = md5sum(archive)
+        if actual != md5:
+            raise IOError(f"MD5 of the download from {url} is {actual}, expected {md5}: "
+                          f"the file is corrupt or not the CIFAR-10 python archive")
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        unpacked = os.path.join(tmp, "cifar-10-batches-py")
+        if not has_cifar10(unpacked):
+            raise IOError(f"the archive from {url} has no cifar-10-batches-py/ folder with "
+                          f"{', '.join(BATCH_FILES)}")
+        if os.path.isdir(root):
+            shutil.rmtree(root)  # an incomplete earlier copy
+        os.replace(unpacked, root)
+    if verbose:
+        print(f"CIFAR-10 ready in {root}")
+    return root
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    download = commands.add_parser("download", help="fetch and unpack CIFAR-10 if missing")
+    download.add_argument("--dir", default=None,
+                          help="target folder (default: $CIFAR10_DIR or datasets/cifar-10-batches-py)")
+    download.add_argument("--url", default=CIFAR10_URL)
+    download.add_argument("--md5", default=CIFAR10_MD5)
+    args = parser.parse_args(argv)
+    download_CIFAR10(args.dir, url=args.url, md5=args.md5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Fully connected networks: a two-layer net and a net of any depth.
+
+A model is a dict of parameters plus loss(X, y=None): scores at test time,
+(loss, grads) at training time with grads keyed like params. Layer l has
+weights 'theta<l>' of shape (d_{l-1}, d_l) and biases 'theta<l>_0' of shape (d_l,).
+The loss is softmax cross-entropy plus the L2 penalty 0.5 * reg * sum theta^2
+over the weights (not the biases).
+"""
+import numpy as np
+
+from layer_utils import affine_relu_backward, affine_relu_forward
+from layers import (affine_backward, affine_forward, check_labels, dropout_backward,
+                    dropout_forward, softmax_loss)
+
+
+def init_affine_params(dims, weight_scale, dtype, rng):
+    """Weights theta<l> ~ N(0, weight_scale^2) of shape (dims[l-1], dims[l]) and zero biases."""
+    params = {}
+    for l, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
+        params[f"theta{l}"] = (weight_scale * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+        params[f"theta{l}_0"] = np.zeros(fan_out, dtype=dtype)
+    return params
+
+
+def l2_penalty(params, reg, grads):
+    """Return 0.5 * reg * sum ||theta<l>||^2 and add reg * theta<l> to grads in place."""
+    penalty = 0.0
+    for name, value in params.items():
+        if name.startswith("theta") and not name.endswith("_0"):
+            penalty += 0.5 * reg * float(np.sum(value * value))
+            grads[name] += reg * value
+    return penalty
+
+
+def check_input(X, input_dim):
+    """Raise ValueError unless X is a batch whose examples flatten to input_dim values."""
+    d = int(np.prod(X.shape[1:])) if X.ndim >= 2 else -1
+    if d != input_dim:
+        raise ValueError(f"shape mismatch: X of shape {X.shape} must be (m, ...) with "
+                         f"{input_dim} values per example (input_dim)")
+
+
+class FullyConnectedNet:
+    """{affine - relu - [dropout]} x (L - 1) - affine - softmax, for any L >= 1.
+
+    hidden_dims:  list of hidden layer widths (empty gives softmax regression).
+    input_dim:    d, size of one flattened input.
+    num_classes:  C.
+    dropout:      probability p of DROPPING a hidden unit; 0 disables dropout.
+    reg:          L2 strength.
+    weight_scale: standard deviation of the initial weights.
+    dtype:        parameter dtype; float64 for gradient checks, float32 to train.
+    seed:         seeds the weight initialisation and fixes the dropout masks (so the
+                  loss is a deterministic function, as gradient checks need);
+                  leave it None when training with dropout.
+    """
+
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout=0,
+                 reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None):
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout is the probability of dropping a unit and must be in "
+                             f"[0, 1), got {dropout!r}")
+        self.reg = reg
+        self.dtype = dtype
+        self.input_dim = input_dim
+        self.num_classes = num_classes
+        self.num_layers = len(hidden_dims) + 1
+        dims = [input_dim, *hidden_dims, num_classes]
+        self.params = init_affine_params(dims, weight_scale, dtype, np.random.default_rng(seed))
+        self.use_dropout = dropout > 0
+        self.dropout_param = {"mode": "train", "p": dropout}
+        if seed is not None:
+            self.dropout_param["seed"] = seed
+
+    def loss(self, X, y=None):
+        """Scores (m, C) when y is None; otherwise (loss, grads) for labels y of shape (m,)."""
+        check_input(X, self.input_dim)
+        X = X.astype(self.dtype, copy=False)
+        self.dropout_param["mode"] = "test" if y is None else "train"
+        L = self.num_layers
+        caches = []
+        h = X
+        for l in range(1, L):
+            h, cache = affine_relu_forward(h, self.params[f"theta{l}"], self.params[f"theta{l}_0"])
+            caches.append(cache)
+            if self.use_dropout:
+                h, cache = dropout_forward(h, self.dropout_param)
+                caches.append(cache)
+        scores, last_cache = affine_forward(h, self.params[f"theta{L}"], self.params[f"theta{L}_0"])
+        if y is None:
+            return scores
+
+        check_labels(y, self.num_classes)
+        loss, dscores = softmax_loss(scores, y)
+        grads = {}
+        dh, grads[f"theta{L}"], grads[f"theta{L}_0"] = affine_backward(dscores, last_cache)
+        for l in range(L - 1, 0, -1):
+            if self.use_dropout:
+                dh = dropout_backward(dh, caches.pop())
+            dh, grads[f"theta{l}"], grads[f"theta{l}_0"] = affine_relu_backward(dh, caches.pop())
+        loss += l2_penalty(self.params, self.reg, grads)
+        return loss, grads
+
+
+class TwoLayerNet(FullyConnectedNet):
+    """affine - relu - affine - softmax, with params 'theta1', 'theta1_0', 'theta2', 'theta2_0'.
+
+    input_dim d, hidden_dim h, num_classes C: theta1 is (d, h), theta2 is (h, C).
+    """
+
+    def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10,
+                 weight_scale=1e-3, reg=0.0, dtype=np.float64, seed=None):
+        super().__init__([hidden_dim], input_dim=input_dim, num_classes=num_classes,
+                         reg=reg, weight_scale=weight_scale, dtype=dtype, seed=seed)
