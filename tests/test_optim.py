@@ -1,0 +1,104 @@
+"""optim.py: each update rule against its formula worked by hand on small numbers."""
+import numpy as np
+import pytest
+
+import optim
+
+THETA = np.array([1.0, -2.0, 0.5])
+GRAD = np.array([0.5, -1.0, 2.0])
+
+
+def test_sgd():
+    theta, _ = optim.sgd(THETA, GRAD, {"learning_rate": 0.1})
+    np.testing.assert_allclose(theta, [0.95, -1.9, 0.3])
+
+
+def test_sgd_momentum_two_steps():
+    config = {"learning_rate": 0.1, "momentum": 0.9}
+    theta, config = optim.sgd_momentum(THETA, GRAD, config)
+    # v1 = -0.1 g = [-0.05, 0.1, -0.2]
+    np.testing.assert_allclose(theta, [0.95, -1.9, 0.3])
+    theta, config = optim.sgd_momentum(theta, GRAD, config)
+    # v2 = 0.9 v1 - 0.1 g = [-0.095, 0.19, -0.38]
+    np.testing.assert_allclose(config["velocity"], [-0.095, 0.19, -0.38])
+    np.testing.assert_allclose(theta, [0.855, -1.71, -0.08])
+
+
+def test_rmsprop_two_steps():
+    config = {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-8}
+    theta, config = optim.rmsprop(THETA, GRAD, config)
+    # c1 = 0.1 g^2; step = 0.01 g / (sqrt(0.1) |g| + eps)
+    c1 = 0.1 * GRAD ** 2
+    np.testing.assert_allclose(config["cache"], c1)
+    np.testing.assert_allclose(theta, THETA - 0.01 * GRAD / (np.sqrt(c1) + 1e-8))
+    theta2, config = optim.rmsprop(theta, GRAD, config)
+    c2 = 0.9 * c1 + 0.1 * GRAD ** 2  # = 0.19 g^2
+    np.testing.assert_allclose(config["cache"], 0.19 * GRAD ** 2)
+    np.testing.assert_allclose(theta2, theta - 0.01 * np.sign(GRAD) / np.sqrt(0.19), rtol=1e-7)
+    np.testing.assert_allclose(theta2, theta - 0.01 * GRAD / (np.sqrt(c2) + 1e-8))
+
+
+def test_rmsprop_adds_eps_outside_the_square_root():
+    theta, _ = optim.rmsprop(np.zeros(1), np.zeros(1), {"learning_rate": 1.0, "epsilon": 1.0})
+    np.testing.assert_array_equal(theta, [0.0])
+    g = np.array([1e-4])
+    theta, _ = optim.rmsprop(np.zeros(1), g, {"learning_rate": 1.0, "decay_rate": 0.0,
+                                              "epsilon": 1e-4})
+    np.testing.assert_allclose(theta, [-1e-4 / (1e-4 + 1e-4)])  # not 1e-4 / sqrt(1e-8 + 1e-4)
+
+
+def test_adam_first_step_is_sign_times_learning_rate():
+    theta, config = optim.adam(THETA, GRAD, {"learning_rate": 0.1})
+    # t = 1: mb = g, vb = g^2, so the step is 0.1 * g / (|g| + 1e-8)
+    assert config["t"] == 1
+    np.testing.assert_allclose(theta, THETA - 0.1 * GRAD / (np.abs(GRAD) + 1e-8))
+
+
+def test_adam_second_step_by_hand():
+    g2 = np.array([1.0, 0.0, -2.0])
+    theta, config = optim.adam(THETA, GRAD, {"learning_rate": 0.1})
+    theta, config = optim.adam(theta, g2, config)
+    m = 0.9 * (0.1 * GRAD) + 0.1 * g2
+    v = 0.999 * (0.001 * GRAD ** 2) + 0.001 * g2 ** 2
+    mb, vb = m / (1 - 0.9 ** 2), v / (1 - 0.999 ** 2)
+    assert config["t"] == 2
+    np.testing.assert_allclose(config["m"], m)
+    np.testing.assert_allclose(config["v"], v)
+    first = THETA - 0.1 * GRAD / (np.abs(GRAD) + 1e-8)
+    np.testing.assert_allclose(theta, first - 0.1 * mb / (np.sqrt(vb) + 1e-8))
+
+
+def test_adam_defaults():
+    _, config = optim.adam(THETA, GRAD)
+    assert (config["learning_rate"], config["beta1"], config["beta2"], config["epsilon"]) == \
+        (1e-3, 0.9, 0.999, 1e-8)
+
+
+def test_adagrad_accumulates_squares():
+    theta, config = optim.adagrad(THETA, GRAD, {"learning_rate": 0.1})
+    theta, config = optim.adagrad(theta, GRAD, config)
+    np.testing.assert_allclose(config["cache"], 2 * GRAD ** 2)
+    expected = THETA - 0.1 * np.sign(GRAD) - 0.1 * GRAD / (np.sqrt(2) * np.abs(GRAD))
+    np.testing.assert_allclose(theta, expected, rtol=1e-7)
+
+
+def test_adadelta_first_step():
+    theta, config = optim.adadelta(THETA, GRAD, {"rho": 0.5, "epsilon": 1e-2})
+    g2 = 0.5 * GRAD ** 2
+    step = -np.sqrt(1e-2) / np.sqrt(g2 + 1e-2) * GRAD
+    np.testing.assert_allclose(theta, THETA + step)
+    np.testing.assert_allclose(config["d2"], 0.5 * step ** 2)
+
+
+@pytest.mark.parametrize("rule", sorted(optim.UPDATE_RULES))
+def test_rules_keep_float32_and_own_their_state(rule):
+    update = optim.UPDATE_RULES[rule]
+    theta = np.ones((2, 3), dtype=np.float32)
+    config = None
+    for _ in range(3):
+        theta, config = update(theta, np.full((2, 3), 0.5, dtype=np.float32), config)
+    assert theta.dtype == np.float32
+    assert np.all(theta < 1)  # every rule moves against a positive gradient
+    for value in config.values():
+        if isinstance(value, np.ndarray):
+            assert value.dtype == np.float32
