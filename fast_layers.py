@@ -1,0 +1,190 @@
+"""Fast convolution and max pooling with exactly the API of the naive layers.
+
+Convolution is im2col followed by one matrix product per chunk of images:
+
+    cols = im2col(x)                       (K, n*P),  K = C*HH*WW, P = H_out*W_out
+    out  = theta.reshape(F, K) @ cols      (F, n*P) -> (n, F, H_out, W_out)
+    dtheta = dout_2d @ cols^T,  dcols = theta_2d^T @ dout_2d,  dx = col2im(dcols)
+
+so the time goes to BLAS. Chunks of whole images keep each cols block small
+enough to stay in cache between im2col and the products that read it, and the
+backward pass rebuilds cols chunk by chunk instead of keeping a K-times-larger
+copy of x alive between the passes.
+
+Max pooling takes a reshape path when the windows tile the input
+(pool_height == pool_width == stride) and an im2col path otherwise; backward
+sends each window's derivative to its first maximum in row-major order, as
+layers.max_pool_backward_naive does.
+
+The loops come from the compiled im2col_cython extension. Without it every
+function still works, through the pure-NumPy im2col.py, after one warning.
+"""
+import warnings
+
+import numpy as np
+
+from im2col import col2im_indices, im2col_indices
+from layers import conv_geometry, pool_geometry
+
+try:
+    import im2col_cython as _ext
+    _IMPORT_ERROR = None
+except (ImportError, ValueError) as error:   # ValueError: built against another NumPy ABI
+    _ext, _IMPORT_ERROR = None, error
+
+BUILD_HINT = ("im2col_cython extension not available ({}); fast_layers falls back to "
+              "pure NumPy, which is much slower. Build it with "
+              "`python setup.py build_ext --inplace` (or `make build`).")
+_warned = False
+
+# Bytes of cols per chunk: big enough for efficient products, small enough to
+# stay in cache while the products read it.
+CHUNK_BYTES = 4 << 20
+
+
+def _extension(*arrays):
+    """The compiled extension if it can take these arrays, else None (warning once)."""
+    global _warned
+    if _ext is None:
+        if not _warned:
+            warnings.warn(BUILD_HINT.format(_IMPORT_ERROR), RuntimeWarning, stacklevel=3)
+            _warned = True
+        return None
+    if any(a.dtype not in (np.float32, np.float64) or a.dtype != arrays[0].dtype
+           for a in arrays):
+        return None      # the extension is typed for float32 / float64 only
+    return _ext
+
+
+def _im2col(x, HH, WW, pad, stride):
+    ext = _extension(x)
+    if ext is None:
+        return im2col_indices(x, HH, WW, pad, stride)
+    return ext.im2col_cython(np.ascontiguousarray(x), HH, WW, pad, stride)
+
+
+def _col2im(cols, x_shape, HH, WW, pad, stride):
+    ext = _extension(cols)
+    if ext is None:
+        return col2im_indices(cols, x_shape, HH, WW, pad, stride)
+    return ext.col2im_cython(np.ascontiguousarray(cols), *x_shape, HH, WW, pad, stride)
+
+
+def _image_chunks(m, bytes_per_image):
+    """(lo, hi) ranges of whole images, each about CHUNK_BYTES of cols."""
+    step = max(1, CHUNK_BYTES // max(1, bytes_per_image))
+    return [(lo, min(m, lo + step)) for lo in range(0, m, step)]
+
+
+# -------------------------------------------------------------- convolution
+
+def conv_forward_fast(x, theta, theta0, conv_param):
+    """Same as layers.conv_forward_naive, computed as im2col and a matrix product.
+
+    x: (m, C, H, W); theta: (F, C, HH, WW); theta0: (F,); conv_param: {'stride', 'pad'}.
+    Returns (out, cache) with out (m, F, H_out, W_out) in x's dtype.
+    """
+    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    F, _, HH, WW = theta.shape
+    if np.shape(theta0) != (F,):
+        raise ValueError(f"shape mismatch: theta0 must be (F,) = ({F},), got {np.shape(theta0)}")
+    m = x.shape[0]
+    theta_2d = theta.reshape(F, -1).astype(x.dtype, copy=False)
+    bias = theta0.astype(x.dtype, copy=False).reshape(F, 1, 1, 1)
+    out = np.empty((m, F, H_out, W_out), dtype=x.dtype)
+    out_by_filter = out.transpose(1, 0, 2, 3)           # (F, m, H_out, W_out) view
+    per_image = theta_2d.shape[1] * H_out * W_out * x.itemsize
+    for lo, hi in _image_chunks(m, per_image):
+        cols = _im2col(x[lo:hi], HH, WW, pad, stride)
+        product = (theta_2d @ cols).reshape(F, hi - lo, H_out, W_out)
+        np.add(product, bias, out=out_by_filter[:, lo:hi])
+    return out, (x, theta, conv_param)
+
+
+def conv_backward_fast(dout, cache, compute_dx=True):
+    """Same as layers.conv_backward_naive: returns dx, dtheta, dtheta0.
+
+    dout: (m, F, H_out, W_out). With compute_dx=False, dx is None and its two
+    costliest steps (theta^T @ dout and col2im) are skipped: a network's first
+    layer never needs the derivative with respect to its input images.
+    """
+    x, theta, conv_param = cache
+    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    F, _, HH, WW = theta.shape
+    theta_2d = theta.reshape(F, -1).astype(x.dtype, copy=False)
+    dout = dout.astype(x.dtype, copy=False)
+    dtheta_2d = np.zeros(theta_2d.shape, dtype=x.dtype)
+    dx = np.empty_like(x) if compute_dx else None
+    per_image = theta_2d.shape[1] * H_out * W_out * x.itemsize
+    for lo, hi in _image_chunks(x.shape[0], per_image):
+        cols = _im2col(x[lo:hi], HH, WW, pad, stride)
+        dout_2d = dout[lo:hi].transpose(1, 0, 2, 3).reshape(F, -1)     # (F, n*P)
+        dtheta_2d += dout_2d @ cols.T
+        if compute_dx:
+            dx[lo:hi] = _col2im(theta_2d.T @ dout_2d, (hi - lo,) + x.shape[1:],
+                                HH, WW, pad, stride)
+    dtheta = dtheta_2d.reshape(theta.shape).astype(theta.dtype, copy=False)
+    dtheta0 = dout.sum(axis=(0, 2, 3)).astype(theta.dtype, copy=False)
+    return dx, dtheta, dtheta0
+
+
+# -------------------------------------------------------------- max pooling
+
+def _tiles(ph, pw, stride):
+    # pool_geometry already checked that (H - ph) and (W - pw) are multiples of
+    # stride, so equal window and stride means the windows tile the input.
+    return ph == pw == stride
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Same as layers.max_pool_forward_naive.
+
+    x: (m, C, H, W); pool_param: {'pool_height', 'pool_width', 'stride'}.
+    Returns (out, cache) with out (m, C, H_out, W_out).
+    """
+    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    m, C, H, W = x.shape
+    if _tiles(ph, pw, stride):
+        out = x.reshape(m, C, H_out, ph, W_out, pw).max(axis=(3, 5))
+    else:
+        cols = _im2col(x.reshape(m * C, 1, H, W), ph, pw, 0, stride)   # (ph*pw, m*C*P)
+        out = cols.max(axis=0).reshape(m, C, H_out, W_out)
+    return out, (x, out, pool_param)
+
+
+def max_pool_backward_fast(dout, cache):
+    """Same as layers.max_pool_backward_naive: dx shaped like x.
+
+    Each window's dout goes to the first position (row-major) holding its maximum.
+    """
+    x, out, pool_param = cache
+    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    dout = dout.astype(x.dtype, copy=False)
+    ext = _extension(x)
+    if ext is not None:
+        return ext.max_pool_backward_cython(np.ascontiguousarray(x), np.ascontiguousarray(out),
+                                            np.ascontiguousarray(dout), ph, pw, stride)
+    if _tiles(ph, pw, stride):
+        return _max_pool_backward_reshape(x, dout, ph, pw)
+    return _max_pool_backward_im2col(x, dout, ph, pw, stride)
+
+
+def _max_pool_backward_reshape(x, dout, ph, pw):
+    """NumPy backward for tiling windows: gather each window into the last axis."""
+    m, C, H_out, W_out = dout.shape
+    windows = x.reshape(m, C, H_out, ph, W_out, pw).transpose(0, 1, 2, 4, 3, 5)
+    first = windows.reshape(m, C, H_out, W_out, ph * pw).argmax(axis=-1)
+    dwindows = np.zeros((m, C, H_out, W_out, ph * pw), dtype=x.dtype)
+    np.put_along_axis(dwindows, first[..., None], dout[..., None], axis=-1)
+    dwindows = dwindows.reshape(m, C, H_out, W_out, ph, pw).transpose(0, 1, 2, 4, 3, 5)
+    return dwindows.reshape(x.shape)
+
+
+def _max_pool_backward_im2col(x, dout, ph, pw, stride):
+    """NumPy backward for any windows: argmax over im2col rows, then col2im."""
+    m, C, H, W = x.shape
+    planes = (m * C, 1, H, W)
+    cols = im2col_indices(x.reshape(planes), ph, pw, 0, stride)      # (ph*pw, m*C*P)
+    dcols = np.zeros_like(cols)
+    dcols[cols.argmax(axis=0), np.arange(cols.shape[1])] = dout.ravel()
+    return col2im_indices(dcols, planes, ph, pw, 0, stride).reshape(x.shape)
