@@ -1,0 +1,213 @@
+"""Turn results/results.json (written by the notebook runs) into a LaTeX fragment.
+
+The fragment defines ``\\resultsTableBody`` (the rows of the Problem 4 results
+table in writeup/sections/p4_summary.tex), ``\\resultsStatus`` ("available" or
+"pending"), ``\\resultsMeta`` (one line about where the numbers came from) and
+one macro per headline number, e.g. ``\\resTwoLayerValAcc``.  When the JSON file
+does not exist, the table says the results are pending instead of showing
+numbers.
+
+Format of results/results.json (every field optional unless noted)::
+
+    {
+      "meta": {"date": "2025-03-30", "device": "...", "git_commit": "...", "note": "..."},
+      "two_layer":       ENTRY,   # Problem 4.1.6
+      "fc_best":         ENTRY,   # Problem 4.3
+      "dropout":         ENTRY,   # Problem 4.2.4, normally with "runs"
+      "cnn_three_layer": ENTRY,   # Problem 4.4.6
+      "convnet_best":    ENTRY    # Problem 4.4.7 (extra credit)
+    }
+
+    ENTRY = {
+      "train_acc": 0.61,          # accuracies are fractions in [0, 1]
+      "val_acc": 0.52,
+      "test_acc": 0.51,
+      "wall_time_s": 312.5,       # training wall time in seconds
+      "hyperparameters": {"hidden_dim": 200, "reg": 0.25, "learning_rate": 1e-3},
+      "label": "...",             # overrides the row label
+      "runs": [ENTRY, ...]        # several runs of one experiment, one row each
+                                  # (give each run a "label")
+    }
+
+Other top-level keys are shown after the known ones, labelled by their key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+from typing import Any, Dict, List, Optional
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_JSON = ROOT / "results" / "results.json"
+DEFAULT_OUT = HERE / "generated" / "results_table.tex"
+
+# key -> (row label, target stated in the handout)
+KNOWN = {
+    "two_layer": ("Two-layer net (4.1.6)", "val $>50\\%$"),
+    "fc_best": ("Best fully connected net (4.3)", "val $>50\\%$"),
+    "dropout": ("Dropout experiment (4.2.4)", "---"),
+    "cnn_three_layer": ("Three-layer ConvNet (4.4.6)", "train $>40\\%$ (1 epoch), val $>50\\%$"),
+    "convnet_best": ("Best ConvNet (4.4.7, extra)", "best effort"),
+}
+ACC_FIELDS = ("train_acc", "val_acc", "test_acc")
+NCOLS = 7
+PENDING_ROW = (
+    r"\multicolumn{%d}{@{}c@{}}{\emph{Results pending: run the notebooks "
+    r"(they write \texttt{results/results.json}), then \texttt{make -C writeup}.}} \\" % NCOLS
+)
+
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+
+
+def tex_escape(text: Any) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def fmt_number(value: Any) -> str:
+    """A hyperparameter value as LaTeX: 0.001 -> $10^{-3}$, 2.5e-4 -> $2.5\\times10^{-4}$."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value == 0 or not math.isfinite(value):
+            return tex_escape(repr(value))
+        exp = math.floor(math.log10(abs(value)))
+        if -3 <= exp < 5:
+            return tex_escape(f"{value:g}")
+        mant = value / 10 ** exp
+        mant_s = f"{mant:.3g}"
+        if mant_s in ("1", "-1"):
+            return f"${'-' if mant < 0 else ''}10^{{{exp}}}$"
+        return f"${mant_s}\\times10^{{{exp}}}$"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt_number(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "\\{" + ", ".join(f"{tex_escape(k)}: {fmt_number(v)}" for k, v in value.items()) + "\\}"
+    return tex_escape(value)
+
+
+def fmt_acc(value: Any, where: str) -> str:
+    if value is None:
+        return "---"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{where}: accuracy must be a fraction in [0, 1], got {value!r}")
+    return f"{100 * value:.1f}\\%"
+
+
+def fmt_time(value: Any, where: str) -> str:
+    if value is None:
+        return "---"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{where}: wall_time_s must be a non-negative number, got {value!r}")
+    if value < 120:
+        return f"{value:.0f}\\,s"
+    if value < 7200:
+        return f"{value / 60:.1f}\\,min"
+    return f"{value / 3600:.1f}\\,h"
+
+
+def fmt_hyper(hyper: Optional[Dict[str, Any]], where: str) -> str:
+    if not hyper:
+        return "---"
+    if not isinstance(hyper, dict):
+        raise ValueError(f"{where}: hyperparameters must be an object, got {hyper!r}")
+    return ", ".join(f"{tex_escape(k)} = {fmt_number(v)}" for k, v in hyper.items())
+
+
+def entry_row(label: str, target: str, entry: Dict[str, Any], where: str) -> str:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected an object, got {entry!r}")
+    cells = [label, target]
+    cells += [fmt_acc(entry.get(f), f"{where}.{f}") for f in ACC_FIELDS]
+    cells.append(fmt_time(entry.get("wall_time_s"), f"{where}.wall_time_s"))
+    cells.append(fmt_hyper(entry.get("hyperparameters"), f"{where}.hyperparameters"))
+    return " & ".join(cells) + r" \\"
+
+
+def experiment_rows(key: str, entry: Optional[Dict[str, Any]]) -> List[str]:
+    label, target = KNOWN.get(key, (tex_escape(key), "---"))
+    if entry is None:
+        return [" & ".join([label, target] + ["---"] * 4 + [r"\emph{pending}"]) + r" \\"]
+    if isinstance(entry, dict) and "label" in entry:
+        label = tex_escape(entry["label"])
+    runs = entry.get("runs") if isinstance(entry, dict) else None
+    if runs is None:
+        return [entry_row(label, target, entry, key)]
+    if not isinstance(runs, list) or not runs:
+        raise ValueError(f"{key}.runs must be a non-empty list")
+    rows = [r"\multicolumn{%d}{@{}l}{%s} \\" % (NCOLS, label)]
+    for i, run in enumerate(runs):
+        run_label = r"\quad " + tex_escape(run.get("label", f"run {i + 1}") if isinstance(run, dict) else "")
+        rows.append(entry_row(run_label, target if i == 0 else "", run, f"{key}.runs[{i}]"))
+    return rows
+
+
+def camel(key: str) -> str:
+    return "".join(part.capitalize() for part in key.replace("-", "_").split("_") if part.isalpha())
+
+
+def headline_macros(results: Optional[Dict[str, Any]]) -> List[str]:
+    out = []
+    for key in KNOWN:
+        entry = (results or {}).get(key)
+        for field in ACC_FIELDS + ("wall_time_s",):
+            name = "\\res" + camel(key) + camel(field.replace("_s", ""))
+            if isinstance(entry, dict) and entry.get(field) is not None:
+                value = (fmt_time if field == "wall_time_s" else fmt_acc)(entry[field], f"{key}.{field}")
+            else:
+                value = r"\emph{pending}"
+            out.append(f"\\newcommand{{{name}}}{{{value}}}")
+    return out
+
+
+def render(results: Optional[Dict[str, Any]]) -> str:
+    lines = ["% Generated by writeup/make_results_table.py from results/results.json -- do not edit."]
+    if results is None:
+        lines += [r"\newcommand{\resultsStatus}{pending}",
+                  r"\newcommand{\resultsMeta}{No results file yet.}",
+                  r"\newcommand{\resultsTableBody}{%", PENDING_ROW, "}"]
+        return "\n".join(lines + headline_macros(None)) + "\n"
+    if not isinstance(results, dict):
+        raise ValueError("results.json must hold a JSON object")
+    meta = results.get("meta") or {}
+    meta_text = "; ".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in meta.items())
+    rows: List[str] = []
+    keys = list(KNOWN) + [k for k in results if k not in KNOWN and k != "meta"]
+    for key in keys:
+        rows += experiment_rows(key, results.get(key))
+    lines += [r"\newcommand{\resultsStatus}{available}",
+              r"\newcommand{\resultsMeta}{%s}" % (meta_text or "---"),
+              r"\newcommand{\resultsTableBody}{%"] + rows + ["}"]
+    return "\n".join(lines + headline_macros(results)) + "\n"
+
+
+def load(path: pathlib.Path) -> Optional[Dict[str, Any]]:
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=pathlib.Path, default=DEFAULT_JSON)
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    text = render(load(args.json))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.out.exists() or args.out.read_text(encoding="utf-8") != text:
+        args.out.write_text(text, encoding="utf-8")
+    status = "pending (no results file)" if not args.json.exists() else f"from {args.json}"
+    print(f"{args.out}: results {status}")
+
+
+if __name__ == "__main__":
+    main()
