@@ -12,7 +12,7 @@ from data_utils import get_CIFAR10_data
 from fc_net import TwoLayerNet
 from solver import Solver
 
-TWO_LAYER = dict(hidden_dim=256, reg=0.01, weight_scale=1e-3, learning_rate=1e-3,
+TWO_LAYER = dict(hidden_dim=256, reg=0.01, weight_scale=1e-3, learning_rate=3e-4,
                  lr_decay=0.9, num_epochs=10, batch_size=200)
 
 

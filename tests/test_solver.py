@@ -1,0 +1,115 @@
+"""solver.py: epoch arithmetic, histories, best parameters, divergence, checkpoints."""
+import numpy as np
+import pytest
+
+from fc_net import FullyConnectedNet
+from solver import Solver
+
+
+def toy_data(n_train=103, n_val=20, seed=0):
+    """Two well separated Gaussian blobs in 6 dimensions."""
+    rng = np.random.default_rng(seed)
+    def blobs(n):
+        y = rng.integers(2, size=n)
+        return rng.standard_normal((n, 6)) + 3 * y[:, None], y
+    X_train, y_train = blobs(n_train)
+    X_val, y_val = blobs(n_val)
+    return dict(X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val)
+
+
+def toy_model(seed=0):
+    return FullyConnectedNet([8], input_dim=6, num_classes=2, weight_scale=0.1,
+                             dtype=np.float64, seed=seed)
+
+
+def make_solver(model=None, data=None, **kwargs):
+    settings = dict(update_rule="sgd", optim_config={"learning_rate": 0.05}, batch_size=10,
+                    num_epochs=3, verbose=False, seed=0)
+    settings.update(kwargs)
+    return Solver(model or toy_model(), data or toy_data(), **settings)
+
+
+@pytest.mark.parametrize("n_train, batch_size, per_epoch", [(103, 10, 10), (100, 10, 10),
+                                                            (5, 10, 1), (7, 7, 1)])
+def test_epoch_arithmetic(n_train, batch_size, per_epoch):
+    solver = make_solver(data=toy_data(n_train), batch_size=batch_size).train()
+    assert solver.iterations_per_epoch == per_epoch
+    assert len(solver.loss_history) == 3 * per_epoch
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 4
+
+
+def test_training_learns_and_restores_best_parameters():
+    solver = make_solver(num_epochs=5).train()
+    assert solver.best_val_acc >= 0.9
+    assert solver.best_val_acc == max(solver.val_acc_history)
+    for name, value in solver.best_params.items():
+        np.testing.assert_array_equal(solver.model.params[name], value)
+    assert solver.check_accuracy(solver.X_val, solver.y_val) == solver.best_val_acc
+
+
+def test_each_parameter_has_its_own_optimizer_state():
+    solver = make_solver(update_rule="adam", optim_config={"learning_rate": 1e-2}).train()
+    assert set(solver.optim_configs) == set(solver.model.params)
+    m1, m2 = solver.optim_configs["theta1"]["m"], solver.optim_configs["theta2"]["m"]
+    assert m1.shape == (6, 8) and m2.shape == (8, 2)
+
+
+def test_lr_decay_applies_once_per_epoch():
+    solver = make_solver(lr_decay=0.5, num_epochs=3).train()
+    for config in solver.optim_configs.values():
+        assert config["learning_rate"] == pytest.approx(0.05 * 0.5 ** 3)
+
+
+def test_check_accuracy_subsamples_and_batches():
+    solver = make_solver()
+    data = toy_data(250)
+    acc = solver.check_accuracy(data["X_train"], data["y_train"], num_samples=50, batch_size=7)
+    assert acc * 50 == pytest.approx(round(acc * 50))
+    full = solver.check_accuracy(data["X_train"], data["y_train"], batch_size=33)
+    assert full * 250 == pytest.approx(round(full * 250))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow that leads to the error
+def test_divergence_stops_with_a_clear_error():
+    solver = make_solver(optim_config={"learning_rate": 1e6})
+    with pytest.raises(FloatingPointError, match=r"at iteration \d+.*smaller learning rate"):
+        solver.train()
+
+
+def test_unknown_arguments_and_rules_are_named():
+    with pytest.raises(TypeError, match="learning_rate"):
+        Solver(toy_model(), toy_data(), learning_rate=1e-3)
+    with pytest.raises(ValueError, match="'nesterov'.*adam"):
+        Solver(toy_model(), toy_data(), update_rule="nesterov")
+    with pytest.raises(ValueError, match="batch_size"):
+        Solver(toy_model(), toy_data(), batch_size=0)
+    with pytest.raises(KeyError, match="X_val"):
+        Solver(toy_model(), {"X_train": np.ones((2, 6)), "y_train": np.zeros(2, int)})
+
+
+def test_progress_is_printed(capsys):
+    make_solver(verbose=True, print_every=5, num_epochs=1).train()
+    out = capsys.readouterr().out
+    assert "(Iteration 5 / 10) loss:" in out
+    assert "(Epoch 1 / 1) train acc:" in out and "elapsed" in out
+
+
+def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
+    name = str(tmp_path / "ckpt" / "toy")
+    straight = make_solver(update_rule="adam", optim_config={"learning_rate": 1e-2},
+                           num_epochs=4, lr_decay=0.9, checkpoint_name=name).train()
+    assert Solver.latest_checkpoint(name).endswith("toy_epoch_4.pkl")
+
+    resumed = make_solver(model=toy_model(seed=5), update_rule="adam",
+                          optim_config={"learning_rate": 1e-2}, num_epochs=4, lr_decay=0.9)
+    resumed.load_checkpoint(f"{name}_epoch_2.pkl")
+    assert resumed.epoch == 2 and len(resumed.loss_history) == 20
+    resumed.train()
+    np.testing.assert_allclose(resumed.loss_history, straight.loss_history, rtol=1e-12)
+    assert resumed.val_acc_history == straight.val_acc_history
+    for name_, value in straight.model.params.items():
+        np.testing.assert_allclose(resumed.model.params[name_], value, rtol=1e-12)
+
+
+def test_latest_checkpoint_is_none_when_nothing_was_saved(tmp_path):
+    assert Solver.latest_checkpoint(str(tmp_path / "nothing")) is None
