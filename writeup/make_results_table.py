@@ -50,11 +50,11 @@ KNOWN = {
     "two_layer": ("Two-layer net (4.1.6)", "val $>50\\%$"),
     "fc_best": ("Best fully connected net (4.3)", "val $>50\\%$"),
     "dropout": ("Dropout experiment (4.2.4)", "---"),
-    "cnn_three_layer": ("Three-layer ConvNet (4.4.6)", "train $>40\\%$ (1 epoch), val $>50\\%$"),
+    "cnn_three_layer": ("Three-layer ConvNet (4.4.6)", "train $>40\\%$ after 1 epoch; val $>50\\%$"),
     "convnet_best": ("Best ConvNet (4.4.7, extra)", "best effort"),
 }
 ACC_FIELDS = ("train_acc", "val_acc", "test_acc")
-NCOLS = 7
+NCOLS = 6
 PENDING_ROW = (
     r"\multicolumn{%d}{@{}c@{}}{\emph{Results pending: run the notebooks "
     r"(they write \texttt{results/results.json}), then \texttt{make -C writeup}.}} \\" % NCOLS
@@ -80,7 +80,7 @@ def fmt_number(value: Any) -> str:
         if value == 0 or not math.isfinite(value):
             return tex_escape(repr(value))
         exp = math.floor(math.log10(abs(value)))
-        if -3 <= exp < 5:
+        if -2 <= exp < 5:
             return tex_escape(f"{value:g}")
         mant = value / 10 ** exp
         mant_s = f"{mant:.3g}"
@@ -119,23 +119,33 @@ def fmt_hyper(hyper: Optional[Dict[str, Any]], where: str) -> str:
         return "---"
     if not isinstance(hyper, dict):
         raise ValueError(f"{where}: hyperparameters must be an object, got {hyper!r}")
-    return ", ".join(f"{tex_escape(k)} = {fmt_number(v)}" for k, v in hyper.items())
+    return "; ".join(f"{tex_escape(k)} = {fmt_number(v)}" for k, v in hyper.items())
+
+
+def hyper_row(text: str) -> str:
+    """A full-width, indented, small-type row holding the hyperparameters."""
+    spec = r"@{\hspace{1.5em}}>{\raggedright\arraybackslash\footnotesize}p{\dimexpr\textwidth-1.5em\relax}@{}"
+    return r"\multicolumn{" + str(NCOLS) + "}{" + spec + "}{" + text + r"} \\"
 
 
 def entry_row(label: str, target: str, entry: Dict[str, Any], where: str) -> str:
+    """One table row, plus a full-width row of hyperparameters when there are any."""
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: expected an object, got {entry!r}")
     cells = [label, target]
     cells += [fmt_acc(entry.get(f), f"{where}.{f}") for f in ACC_FIELDS]
     cells.append(fmt_time(entry.get("wall_time_s"), f"{where}.wall_time_s"))
-    cells.append(fmt_hyper(entry.get("hyperparameters"), f"{where}.hyperparameters"))
-    return " & ".join(cells) + r" \\"
+    row = " & ".join(cells) + r" \\"
+    hyper = fmt_hyper(entry.get("hyperparameters"), f"{where}.hyperparameters")
+    if hyper != "---":
+        row += "\n" + hyper_row(hyper)
+    return row
 
 
 def experiment_rows(key: str, entry: Optional[Dict[str, Any]]) -> List[str]:
     label, target = KNOWN.get(key, (tex_escape(key), "---"))
     if entry is None:
-        return [" & ".join([label, target] + ["---"] * 4 + [r"\emph{pending}"]) + r" \\"]
+        return [" & ".join([label, target] + [r"\emph{pending}"] + ["---"] * 3) + r" \\"]
     if isinstance(entry, dict) and "label" in entry:
         label = tex_escape(entry["label"])
     runs = entry.get("runs") if isinstance(entry, dict) else None
@@ -182,7 +192,8 @@ def render(results: Optional[Dict[str, Any]]) -> str:
     rows: List[str] = []
     keys = list(KNOWN) + [k for k in results if k not in KNOWN and k != "meta"]
     for key in keys:
-        rows += experiment_rows(key, results.get(key))
+        rows += experiment_rows(key, results.get(key)) + [r"\addlinespace"]
+    rows.pop()
     lines += [r"\newcommand{\resultsStatus}{available}",
               r"\newcommand{\resultsMeta}{%s}" % (meta_text or "---"),
               r"\newcommand{\resultsTableBody}{%"] + rows + ["}"]

@@ -1,0 +1,137 @@
+"""writeup.pdf: present, built from the current sources, and the sources compile.
+
+The build (`make -C writeup`) records the SHA-256 of every writeup input and of
+the PDF in writeup/SOURCES.sha256.  If a source changes without a rebuild, the
+recorded hashes no longer match and test_writeup_is_fresh fails: rebuild with
+`make -C writeup` and commit writeup.pdf together with writeup/SOURCES.sha256.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+WRITEUP = ROOT / "writeup"
+PDF = ROOT / "writeup.pdf"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, WRITEUP / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+record_sources = _load("record_sources")
+make_results_table = _load("make_results_table")
+
+REBUILD = "stale writeup: run `make -C writeup` and commit writeup.pdf and writeup/SOURCES.sha256"
+
+
+def test_pdf_exists_and_is_a_pdf():
+    assert PDF.is_file(), "writeup.pdf missing: run `make -C writeup`"
+    with open(PDF, "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    assert PDF.stat().st_size > 10_000
+
+
+def test_writeup_is_fresh():
+    recorded = record_sources.recorded_lines()
+    assert recorded, "writeup/SOURCES.sha256 missing or empty: " + REBUILD
+    current = record_sources.current_lines()
+    changed = sorted({ln.split("  ", 1)[1] for ln in set(recorded) ^ set(current)})
+    assert not changed, f"changed since the last build: {changed}; " + REBUILD
+
+
+def test_hash_covers_every_input():
+    """Every file the LaTeX source \\input's or \\include's is among the hashed sources."""
+    hashed = set(record_sources.source_paths())
+    for tex in WRITEUP.rglob("*.tex"):
+        if "build" in tex.relative_to(WRITEUP).parts:
+            continue
+        text = re.sub(r"(?<!\\)%.*", "", tex.read_text(encoding="utf-8"))
+        for target in re.findall(r"\\(?:input|include)\{([^}]+)\}", text):
+            path = WRITEUP / (target if target.endswith(".tex") else target + ".tex")
+            assert path.is_file(), f"{tex.name} inputs missing file {target}"
+            assert path.relative_to(ROOT).as_posix() in hashed
+    for extra in ("decision_stumps.py", "results/results.json", "writeup/refs.bib"):
+        assert extra in hashed
+
+
+def test_results_table_says_pending_without_results():
+    text = make_results_table.render(None)
+    assert "Results pending: run the notebooks" in text
+    assert r"\newcommand{\resultsStatus}{pending}" in text
+    body = text.split(r"\newcommand{\resultsTableBody}{%", 1)[1].split("\n}\n", 1)[0]
+    assert not re.search(r"\d+\.\d+\\%", body), "no numbers may appear without a results file"
+
+
+def test_results_table_from_a_results_file():
+    sample = {
+        "meta": {"date": "2025-03-30", "device": "CPU"},
+        "two_layer": {"val_acc": 0.523, "train_acc": 0.61, "wall_time_s": 95.2,
+                      "hyperparameters": {"hidden_dim": 200, "reg": 0.25, "learning_rate": 1e-3}},
+        "dropout": {"runs": [{"label": "no dropout", "train_acc": 1.0, "val_acc": 0.27},
+                             {"label": "p = 0.75", "train_acc": 0.8, "val_acc": 0.30}]},
+        "convnet_best": {"train_acc": 0.85, "val_acc": 0.78, "test_acc": 0.771,
+                         "wall_time_s": 5400},
+    }
+    text = make_results_table.render(sample)
+    assert r"\newcommand{\resultsStatus}{available}" in text
+    assert "52.3\\%" in text and "61.0\\%" in text and "95\\,s" in text
+    assert "learning\\_rate = $10^{-3}$" in text and "hidden\\_dim = 200" in text
+    assert "no dropout" in text and "30.0\\%" in text
+    assert "77.1\\%" in text and "90.0\\,min" in text
+    assert r"\newcommand{\resTwoLayerValAcc}{52.3\%}" in text
+    assert r"\newcommand{\resFcBestValAcc}{\emph{pending}}" in text
+    assert r"\emph{pending}" in text  # fc_best and cnn_three_layer rows have no data yet
+
+
+@pytest.mark.parametrize("bad", [{"val_acc": 52.3}, {"val_acc": "high"}, {"wall_time_s": -1}])
+def test_results_table_rejects_malformed_entries(bad):
+    with pytest.raises(ValueError):
+        make_results_table.render({"two_layer": bad})
+
+
+def test_committed_results_fragment_matches_results_file():
+    json_path = ROOT / "results" / "results.json"
+    results = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else None
+    fragment = WRITEUP / "generated" / "results_table.tex"
+    assert fragment.read_text(encoding="utf-8") == make_results_table.render(results), REBUILD
+
+
+def _latex_tools_missing():
+    return [tool for tool in ("latexmk", "pdflatex", "bibtex") if shutil.which(tool) is None]
+
+
+@pytest.mark.slow
+def test_writeup_source_compiles(tmp_path):
+    """Build the committed sources in a scratch copy; no overfull boxes, no broken refs."""
+    missing = _latex_tools_missing()
+    if missing:
+        message = (f"LaTeX not installed ({', '.join(missing)} missing); see writeup/README.md "
+                   "for the apt-get line")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    src = tmp_path / "writeup"
+    shutil.copytree(WRITEUP, src, ignore=shutil.ignore_patterns("build", "__pycache__"))
+    proc = subprocess.run(
+        ["latexmk", "-pdf", "-bibtex", "-interaction=nonstopmode", "-halt-on-error",
+         "-outdir=out", "writeup.tex"],
+        cwd=src, capture_output=True, text=True, timeout=300,
+    )
+    log = (src / "out" / "writeup.log").read_text(encoding="latin-1", errors="replace") \
+        if (src / "out" / "writeup.log").exists() else ""
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    pdf = src / "out" / "writeup.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert "Overfull \\hbox" not in log, "overfull lines in the writeup"
+    assert not re.search(r"(Reference|Citation) .* undefined", log), "broken references"
+    assert "There were undefined references" not in log
