@@ -17,3 +17,46 @@ def affine_relu_backward(dout, cache):
     """Returns dx, dtheta, dtheta0 of affine_relu_forward."""
     affine_cache, relu_cache = cache
     return affine_backward(relu_backward(dout, relu_cache), affine_cache)
+
+
+# ------------------------------------------------------ convolutional sandwiches
+# Built on the fast layers; compute_dx=False skips the derivative with respect to
+# the input images, which a network's first layer never needs.
+from fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: E402
+                         max_pool_backward_fast, max_pool_forward_fast)
+
+
+def conv_relu_forward(x, theta, theta0, conv_param):
+    """Convolution followed by ReLU: out = max(0, conv(x, theta) + theta0).
+
+    x: (m, C, H, W); theta: (F, C, HH, WW); theta0: (F,); conv_param: {'stride', 'pad'}.
+    Returns (out, cache) with out (m, F, H_out, W_out).
+    """
+    a, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
+    out, relu_cache = relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout, cache, compute_dx=True):
+    """Returns dx, dtheta, dtheta0 of conv_relu_forward (dx is None if not compute_dx)."""
+    conv_cache, relu_cache = cache
+    return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache, compute_dx)
+
+
+def conv_relu_pool_forward(x, theta, theta0, conv_param, pool_param):
+    """Convolution, ReLU, then max pooling: out = maxpool(max(0, conv(x, theta) + theta0)).
+
+    pool_param: {'pool_height', 'pool_width', 'stride'}; other arguments as in
+    conv_relu_forward. Returns (out, cache) with out (m, F, H_pool, W_pool).
+    """
+    a, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
+    r, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_fast(r, pool_param)
+    return out, (conv_cache, relu_cache, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache, compute_dx=True):
+    """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward (dx is None if not compute_dx)."""
+    conv_cache, relu_cache, pool_cache = cache
+    dr = max_pool_backward_fast(dout, pool_cache)
+    return conv_backward_fast(relu_backward(dr, relu_cache), conv_cache, compute_dx)
