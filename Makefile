@@ -9,9 +9,9 @@ SHARED_CIFAR := $(abspath ../shared/datasets/cifar-10-batches-py)
 CIFAR10_DIR ?= $(if $(wildcard $(SHARED_CIFAR)/data_batch_1),$(SHARED_CIFAR),$(CURDIR)/datasets/cifar-10-batches-py)
 export CIFAR10_DIR
 
-.PHONY: all test venv build data two-layer clean
+.PHONY: all test venv build data latex two-layer writeup bench clean
 
-all: data build two-layer
+all: data build two-layer writeup
 
 venv: $(VENV)/.installed
 
@@ -27,11 +27,27 @@ build: venv
 data: venv
 	$(PY) data_utils.py download --dir "$(CIFAR10_DIR)"
 
-test: build
+test: build latex
 	$(PY) -m pytest tests
+
+# LaTeX for the writeup, from Debian's packages; installed when missing and we are root.
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-pictures \
+                texlive-fonts-recommended latexmk
+latex:
+	@if command -v latexmk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
+	else echo "LaTeX is missing; install it with: sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
+
+writeup: venv latex
+	$(MAKE) -C writeup PYTHON=$(abspath $(PY))
 
 two-layer: venv
 	$(PY) experiments.py two-layer
+
+bench: build
+	$(PY) benchmarks/bench_conv.py
 
 clean:
 	rm -rf build *.so im2col_cython.c .pytest_cache
