@@ -1,0 +1,115 @@
+"""Naive conv and max pool in layers.py: against loop references, gradients, validation."""
+import numpy as np
+import pytest
+
+from conv_cases import (CONV_CASES, POOL_CASES, conv_backward_reference, conv_case_id,
+                        conv_inputs, conv_reference, distinct_pool_input, pool_backward_reference,
+                        pool_case_id, pool_reference, tied_pool_input)
+from gradient_check import eval_numerical_gradient_array, rel_error
+from layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive,
+                    max_pool_forward_naive)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_case_id)
+def test_conv_naive_matches_loop_reference(case):
+    shape, stride, pad = case
+    rng = np.random.default_rng(0)
+    x, theta, theta0 = conv_inputs(shape, rng)
+    out, cache = conv_forward_naive(x, theta, theta0, {"stride": stride, "pad": pad})
+    np.testing.assert_allclose(out, conv_reference(x, theta, theta0, stride, pad),
+                               rtol=0, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(conv_backward_naive(dout, cache),
+                         conv_backward_reference(dout, x, theta, stride, pad)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=pool_case_id)
+def test_pool_naive_matches_loop_reference_with_ties(case):
+    shape, ph, pw, stride = case
+    rng = np.random.default_rng(1)
+    x = tied_pool_input(shape, rng)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = max_pool_forward_naive(x, pool_param)
+    np.testing.assert_array_equal(out, pool_reference(x, ph, pw, stride)[0])
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(max_pool_backward_naive(dout, cache),
+                               pool_backward_reference(dout, x, ph, pw, stride),
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("H, W, stride, pad", [(7, 8, 1, 1), (7, 10, 2, 1), (8, 7, 3, 2)])
+def test_conv_naive_gradients(H, W, stride, pad):
+    rng = np.random.default_rng(2)
+    x, theta, theta0 = conv_inputs((2, 3, H, W, 2, 3, 2), rng)
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = conv_forward_naive(x, theta, theta0, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dtheta, dtheta0 = conv_backward_naive(dout, cache)
+    numeric = [
+        eval_numerical_gradient_array(lambda v: conv_forward_naive(v, theta, theta0, conv_param)[0],
+                                      x, dout),
+        eval_numerical_gradient_array(lambda v: conv_forward_naive(x, v, theta0, conv_param)[0],
+                                      theta, dout),
+        eval_numerical_gradient_array(lambda v: conv_forward_naive(x, theta, v, conv_param)[0],
+                                      theta0, dout),
+    ]
+    for analytic, num in zip((dx, dtheta, dtheta0), numeric):
+        assert rel_error(analytic, num) <= 1e-7
+
+
+@pytest.mark.parametrize("shape, ph, pw, stride", [
+    ((2, 2, 8, 8), 2, 2, 2), ((2, 2, 7, 9), 3, 2, 1), ((2, 2, 8, 9), 2, 3, 2)])
+def test_pool_naive_gradients(shape, ph, pw, stride):
+    rng = np.random.default_rng(3)
+    x = distinct_pool_input(shape, rng)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = max_pool_forward_naive(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    numeric = eval_numerical_gradient_array(lambda v: max_pool_forward_naive(v, pool_param)[0],
+                                            x, dout)
+    assert rel_error(max_pool_backward_naive(dout, cache), numeric) <= 1e-7
+
+
+# ------------------------------------------------------------------ validation
+
+def _conv(x_shape, theta_shape, conv_param, theta0_shape=None):
+    theta0 = np.zeros(theta_shape[0] if theta0_shape is None else theta0_shape)
+    return conv_forward_naive(np.zeros(x_shape), np.zeros(theta_shape), theta0, conv_param)
+
+
+def test_conv_rejects_the_handouts_untileable_example():
+    # W=10, F=3, P=0, S=2: 1 + (10 - 3 + 0) / 2 = 4.5.
+    with pytest.raises(ValueError, match=r"1 \+ \(W - WW \+ 2P\) / S.*W=10, WW=3, P=0, S=2"):
+        _conv((1, 1, 9, 10), (1, 1, 3, 3), {"stride": 2, "pad": 0})
+
+
+@pytest.mark.parametrize("x_shape, theta_shape, conv_param, match", [
+    ((1, 1, 10, 9), (1, 1, 3, 3), {"stride": 2, "pad": 0}, r"H=10, HH=3, P=0, S=2"),
+    ((1, 3, 8, 8), (2, 2, 3, 3), {"stride": 1, "pad": 1}, "channel mismatch"),
+    ((1, 1, 4, 4), (1, 1, 7, 7), {"stride": 1, "pad": 1}, "does not fit"),
+    ((1, 1, 8, 8), (1, 1, 3, 3), {"stride": 0, "pad": 1}, "stride"),
+    ((1, 1, 8, 8), (1, 1, 3, 3), {"stride": 1.0, "pad": 1}, "stride"),
+    ((1, 1, 8, 8), (1, 1, 3, 3), {"stride": 1, "pad": -1}, "pad"),
+    ((1, 8, 8), (1, 1, 3, 3), {"stride": 1, "pad": 1}, "4-d"),
+])
+def test_conv_rejects_invalid_hyperparameters(x_shape, theta_shape, conv_param, match):
+    with pytest.raises(ValueError, match=match):
+        _conv(x_shape, theta_shape, conv_param)
+
+
+def test_conv_rejects_wrong_bias_shape():
+    with pytest.raises(ValueError, match="theta0"):
+        _conv((1, 1, 8, 8), (2, 1, 3, 3), {"stride": 1, "pad": 1}, theta0_shape=3)
+
+
+@pytest.mark.parametrize("pool_param, match", [
+    ({"pool_height": 2, "pool_width": 2, "stride": 2}, r"W=9, pool_width=2, P=0, S=2"),
+    ({"pool_height": 9, "pool_width": 2, "stride": 1}, "does not fit"),
+    ({"pool_height": 0, "pool_width": 2, "stride": 2}, "pool_height"),
+    ({"pool_height": 2, "pool_width": 2.5, "stride": 2}, "pool_width"),
+    ({"pool_height": 2, "pool_width": 2, "stride": 0}, "stride"),
+])
+def test_pool_rejects_invalid_hyperparameters(pool_param, match):
+    with pytest.raises(ValueError, match=match):
+        max_pool_forward_naive(np.zeros((1, 1, 8, 9)), pool_param)
