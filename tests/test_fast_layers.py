@@ -1,0 +1,156 @@
+"""fast_layers against the naive layers, with and without the Cython extension."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fast_layers
+from conv_cases import (CONV_CASES, POOL_CASES, conv_case_id, conv_inputs, distinct_pool_input,
+                        pool_case_id, tied_pool_input)
+from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
+                         max_pool_forward_fast)
+from gradient_check import eval_numerical_gradient_array, rel_error
+from layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive,
+                    max_pool_forward_naive)
+
+
+@pytest.fixture(params=["extension", "numpy"])
+def path(request, monkeypatch):
+    """Run a test through the compiled extension and through the NumPy fallback."""
+    if request.param == "extension":
+        if fast_layers._ext is None:
+            pytest.skip("im2col_cython not built (make build)")
+    else:
+        monkeypatch.setattr(fast_layers, "_ext", None)
+        monkeypatch.setattr(fast_layers, "_warned", True)    # warning tested separately
+    return request.param
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Force several image chunks per call, so chunk boundaries get exercised."""
+    monkeypatch.setattr(fast_layers, "CHUNK_BYTES", 1)
+
+
+def _conv_both(shape, stride, pad, rng, dtype=np.float64):
+    x, theta, theta0 = conv_inputs(shape, rng, dtype)
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = conv_forward_naive(x, theta, theta0, conv_param)
+    out_fast, cache_fast = conv_forward_fast(x, theta, theta0, conv_param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    return ((out, *conv_backward_naive(dout, cache)),
+            (out_fast, *conv_backward_fast(dout, cache_fast)))
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_case_id)
+def test_conv_fast_equals_naive(case, path, small_chunks):
+    naive, fast = _conv_both(*case, np.random.default_rng(0))
+    for want, got in zip(naive, fast):
+        assert got.shape == want.shape
+        assert np.max(np.abs(got - want)) <= 1e-10
+
+
+@pytest.mark.parametrize("case", CONV_CASES[::5], ids=conv_case_id)
+def test_conv_fast_keeps_float32(case, path):
+    naive, fast = _conv_both(*case, np.random.default_rng(1), dtype=np.float32)
+    for want, got in zip(naive, fast):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=pool_case_id)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_fast_equals_naive_with_ties(case, dtype, path):
+    shape, ph, pw, stride = case
+    rng = np.random.default_rng(2)
+    x = tied_pool_input(shape, rng, dtype)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = max_pool_forward_naive(x, pool_param)
+    out_fast, cache_fast = max_pool_forward_fast(x, pool_param)
+    assert out_fast.dtype == dtype
+    np.testing.assert_array_equal(out_fast, out)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dx_fast = max_pool_backward_naive(dout, cache), max_pool_backward_fast(dout, cache_fast)
+    assert dx_fast.dtype == dtype
+    # Ties go to the same (first) maximum; overlapping windows may add in another order.
+    assert np.max(np.abs(dx_fast - dx)) <= (1e-10 if dtype == np.float64 else 1e-6)
+
+
+def test_conv_backward_can_skip_dx():
+    x, theta, theta0 = conv_inputs((2, 3, 7, 7, 2, 3, 3), np.random.default_rng(3))
+    out, cache = conv_forward_fast(x, theta, theta0, {"stride": 2, "pad": 1})
+    dout = np.ones_like(out)
+    dx, dtheta, dtheta0 = conv_backward_fast(dout, cache, compute_dx=False)
+    assert dx is None
+    _, want_dtheta, want_dtheta0 = conv_backward_fast(dout, cache)
+    np.testing.assert_array_equal(dtheta, want_dtheta)
+    np.testing.assert_array_equal(dtheta0, want_dtheta0)
+
+
+def test_fast_layers_accept_non_contiguous_input():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 9, 8)).transpose(0, 1, 3, 2)       # (2, 3, 8, 9) view
+    theta, theta0 = rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    conv_param = {"stride": 1, "pad": 1}
+    np.testing.assert_allclose(conv_forward_fast(x, theta, theta0, conv_param)[0],
+                               conv_forward_naive(x, theta, theta0, conv_param)[0], atol=1e-12)
+    pool_param = {"pool_height": 2, "pool_width": 3, "stride": 1}
+    np.testing.assert_array_equal(max_pool_forward_fast(x, pool_param)[0],
+                                  max_pool_forward_naive(x, pool_param)[0])
+
+
+def test_fast_gradients_by_centred_differences():
+    rng = np.random.default_rng(5)
+    x, theta, theta0 = conv_inputs((2, 2, 7, 8, 3, 3, 2), rng)
+    conv_param = {"stride": 2, "pad": 1}
+    out, cache = conv_forward_fast(x, theta, theta0, conv_param)
+    dout = rng.standard_normal(out.shape)
+    analytic = conv_backward_fast(dout, cache)
+    for i, arg in enumerate((x, theta, theta0)):
+        def f(v, i=i):
+            args = [x, theta, theta0]
+            args[i] = v
+            return conv_forward_fast(*args, conv_param)[0]
+        assert rel_error(analytic[i], eval_numerical_gradient_array(f, arg, dout)) <= 1e-7
+
+    x = distinct_pool_input((2, 2, 8, 7), rng)
+    pool_param = {"pool_height": 2, "pool_width": 3, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    numeric = eval_numerical_gradient_array(lambda v: max_pool_forward_fast(v, pool_param)[0],
+                                            x, dout)
+    assert rel_error(max_pool_backward_fast(dout, cache), numeric) <= 1e-7
+
+
+def test_fallback_warns_exactly_once_with_build_instructions(monkeypatch):
+    monkeypatch.setattr(fast_layers, "_ext", None)
+    monkeypatch.setattr(fast_layers, "_warned", False)
+    rng = np.random.default_rng(6)
+    x, theta, theta0 = conv_inputs((2, 3, 8, 8, 2, 3, 3), rng)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            out, cache = conv_forward_fast(x, theta, theta0, {"stride": 1, "pad": 1})
+            conv_backward_fast(out, cache)
+            out, cache = max_pool_forward_fast(x, {"pool_height": 3, "pool_width": 3, "stride": 1})
+            max_pool_backward_fast(out, cache)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "python setup.py build_ext --inplace" in message and "make build" in message
+
+
+@pytest.mark.parametrize("call", [
+    lambda: conv_forward_fast(np.zeros((1, 1, 9, 10)), np.zeros((1, 1, 3, 3)), np.zeros(1),
+                              {"stride": 2, "pad": 0}),
+    lambda: conv_forward_fast(np.zeros((1, 2, 8, 8)), np.zeros((1, 3, 3, 3)), np.zeros(1),
+                              {"stride": 1, "pad": 1}),
+    lambda: conv_forward_fast(np.zeros((1, 1, 8, 8)), np.zeros((2, 1, 3, 3)), np.zeros(3),
+                              {"stride": 1, "pad": 1}),
+    lambda: max_pool_forward_fast(np.zeros((1, 1, 8, 9)),
+                                  {"pool_height": 2, "pool_width": 2, "stride": 2}),
+    lambda: max_pool_forward_fast(np.zeros((1, 1, 8, 8)),
+                                  {"pool_height": 2, "pool_width": 2, "stride": 0}),
+], ids=["untileable-conv", "channel-mismatch", "bias-shape", "untileable-pool", "zero-stride"])
+def test_fast_layers_reject_invalid_hyperparameters(call):
+    with pytest.raises(ValueError):
+        call()
