@@ -6,8 +6,8 @@ Same layout as im2col.py: cols has shape (C*HH*WW, N*P), P = H_out*W_out, with
 where xpad is x zero-padded by `pad` on each side. Every function takes float32
 or float64 (the `floating` fused type) and returns the same dtype. Callers
 validate the geometry (layers.conv_geometry / pool_geometry) and pass
-C-contiguous arrays. Loops run without the GIL, in parallel when the extension
-was built with OpenMP (setup.py decides) and serially otherwise.
+C-contiguous arrays. Loops run without the GIL; they run in parallel only when
+setup.py was asked to build with OpenMP (HW5_OPENMP=1), serially otherwise.
 """
 import numpy as np
 cimport numpy as cnp
