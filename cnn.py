@@ -9,12 +9,7 @@ import numpy as np
 from fc_net import l2_penalty
 from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                          conv_relu_pool_forward)
-from layers import affine_backward, affine_forward, softmax_loss
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+from layers import affine_backward, affine_forward, positive_int, softmax_loss
 
 
 class ThreeLayerConvNet:
@@ -44,7 +39,7 @@ class ThreeLayerConvNet:
                             ("input_dim[2] (W)", input_dim[2]), ("num_filters", num_filters),
                             ("filter_size", filter_size), ("hidden_dim", hidden_dim),
                             ("num_classes", num_classes)]:
-            _check_positive_int(name, value)
+            positive_int(name, value)
         C, H, W = (int(d) for d in input_dim)
         if H % 2 or W % 2:
             raise ValueError(f"the 2x2 max pool needs even H and W, got H={H}, W={W}")
