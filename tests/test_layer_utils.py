@@ -1,0 +1,47 @@
+"""Sandwich layers in layer_utils.py: each backward against centred differences."""
+import numpy as np
+import pytest
+
+from gradient_check import eval_numerical_gradient_array, rel_error
+from layer_utils import (conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
+                         conv_relu_pool_forward)
+
+# ------------------------------------------------------ convolutional sandwiches
+
+CONV_PARAM = {"stride": 1, "pad": 1}
+POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def _conv_sandwich_inputs(seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((2, 3, 8, 6)), rng.standard_normal((3, 3, 3, 3)),
+            rng.standard_normal(3))
+
+
+@pytest.mark.parametrize("forward, backward, params", [
+    (conv_relu_forward, conv_relu_backward, (CONV_PARAM,)),
+    (conv_relu_pool_forward, conv_relu_pool_backward, (CONV_PARAM, POOL_PARAM)),
+], ids=["conv_relu", "conv_relu_pool"])
+def test_conv_sandwich_gradients(forward, backward, params):
+    x, theta, theta0 = _conv_sandwich_inputs(0)
+    out, cache = forward(x, theta, theta0, *params)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    analytic = backward(dout, cache)
+    args = [x, theta, theta0]
+    for i, name in enumerate(("dx", "dtheta", "dtheta0")):
+        def f(v, i=i):
+            return forward(*(v if j == i else a for j, a in enumerate(args)), *params)[0]
+        assert rel_error(analytic[i], eval_numerical_gradient_array(f, args[i], dout)) <= 1e-7, name
+
+
+def test_conv_relu_pool_matches_its_parts_and_can_skip_dx():
+    x, theta, theta0 = _conv_sandwich_inputs(2)
+    out, cache = conv_relu_pool_forward(x, theta, theta0, CONV_PARAM, POOL_PARAM)
+    relu_out, _ = conv_relu_forward(x, theta, theta0, CONV_PARAM)
+    np.testing.assert_array_equal(out, relu_out.reshape(2, 3, 4, 2, 3, 2).max(axis=(3, 5)))
+    dout = np.ones_like(out)
+    dx, dtheta, dtheta0 = conv_relu_pool_backward(dout, cache, compute_dx=False)
+    assert dx is None
+    _, want_dtheta, want_dtheta0 = conv_relu_pool_backward(dout, cache)
+    np.testing.assert_array_equal(dtheta, want_dtheta)
+    np.testing.assert_array_equal(dtheta0, want_dtheta0)
