@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from im2col import col2im_indices, im2col_indices
-from layers import conv_geometry, pool_geometry
+from layers import conv_geometry, pool_geometry, relu_backward, relu_forward
 
 try:
     import im2col_cython as _ext
@@ -78,24 +78,34 @@ def _image_chunks(m, bytes_per_image):
 
 # -------------------------------------------------------------- convolution
 
+def _conv_setup(x, theta, theta0, conv_param):
+    """Validate; return (theta_2d (F, K) in x's dtype, (HH, WW, pad, stride), H_out, W_out)."""
+    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    F, _, HH, WW = theta.shape
+    if theta0 is not None and np.shape(theta0) != (F,):
+        raise ValueError(f"shape mismatch: theta0 must be (F,) = ({F},), got {np.shape(theta0)}")
+    return theta.reshape(F, -1).astype(x.dtype, copy=False), (HH, WW, pad, stride), H_out, W_out
+
+
+def _cols_by_chunk(x, field, P):
+    """Yield (lo, hi, cols) for chunks of images: cols = im2col(x[lo:hi]), (K, (hi-lo)*P)."""
+    HH, WW = field[:2]
+    for lo, hi in _image_chunks(x.shape[0], x.shape[1] * HH * WW * P * x.itemsize):
+        yield lo, hi, _im2col(x[lo:hi], *field)
+
+
 def conv_forward_fast(x, theta, theta0, conv_param):
     """Same as layers.conv_forward_naive, computed as im2col and a matrix product.
 
     x: (m, C, H, W); theta: (F, C, HH, WW); theta0: (F,); conv_param: {'stride', 'pad'}.
     Returns (out, cache) with out (m, F, H_out, W_out) in x's dtype.
     """
-    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
-    F, _, HH, WW = theta.shape
-    if np.shape(theta0) != (F,):
-        raise ValueError(f"shape mismatch: theta0 must be (F,) = ({F},), got {np.shape(theta0)}")
-    m = x.shape[0]
-    theta_2d = theta.reshape(F, -1).astype(x.dtype, copy=False)
+    theta_2d, field, H_out, W_out = _conv_setup(x, theta, theta0, conv_param)
+    F = theta.shape[0]
     bias = theta0.astype(x.dtype, copy=False).reshape(F, 1, 1, 1)
-    out = np.empty((m, F, H_out, W_out), dtype=x.dtype)
+    out = np.empty((x.shape[0], F, H_out, W_out), dtype=x.dtype)
     out_by_filter = out.transpose(1, 0, 2, 3)           # (F, m, H_out, W_out) view
-    per_image = theta_2d.shape[1] * H_out * W_out * x.itemsize
-    for lo, hi in _image_chunks(m, per_image):
-        cols = _im2col(x[lo:hi], HH, WW, pad, stride)
+    for lo, hi, cols in _cols_by_chunk(x, field, H_out * W_out):
         product = (theta_2d @ cols).reshape(F, hi - lo, H_out, W_out)
         np.add(product, bias, out=out_by_filter[:, lo:hi])
     return out, (x, theta, conv_param)
@@ -108,24 +118,32 @@ def conv_backward_fast(dout, cache, compute_dx=True):
     costliest steps (theta^T @ dout and col2im) are skipped: a network's first
     layer never needs the derivative with respect to its input images.
     """
-    x, theta, conv_param = cache
-    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
-    F, _, HH, WW = theta.shape
-    theta_2d = theta.reshape(F, -1).astype(x.dtype, copy=False)
+    x, theta, _ = cache
     dout = dout.astype(x.dtype, copy=False)
+    F = theta.shape[0]
+    return _conv_backward(lambda lo, hi: dout[lo:hi].transpose(1, 0, 2, 3).reshape(F, -1),
+                          cache, compute_dx)
+
+
+def _conv_backward(dconv_2d, cache, compute_dx):
+    """Backward pass given dconv_2d(lo, hi): dJ/d(conv output) of images lo:hi as (F, n*P).
+
+    dtheta = sum over chunks of dconv_2d @ cols^T; dtheta0 = row sums of dconv_2d;
+    dx = col2im(theta_2d^T @ dconv_2d) chunk by chunk when compute_dx.
+    """
+    x, theta, conv_param = cache
+    theta_2d, field, H_out, W_out = _conv_setup(x, theta, None, conv_param)
     dtheta_2d = np.zeros(theta_2d.shape, dtype=x.dtype)
+    dtheta0 = np.zeros(theta.shape[0], dtype=x.dtype)
     dx = np.empty_like(x) if compute_dx else None
-    per_image = theta_2d.shape[1] * H_out * W_out * x.itemsize
-    for lo, hi in _image_chunks(x.shape[0], per_image):
-        cols = _im2col(x[lo:hi], HH, WW, pad, stride)
-        dout_2d = dout[lo:hi].transpose(1, 0, 2, 3).reshape(F, -1)     # (F, n*P)
-        dtheta_2d += dout_2d @ cols.T
+    for lo, hi, cols in _cols_by_chunk(x, field, H_out * W_out):
+        d = dconv_2d(lo, hi)
+        dtheta_2d += d @ cols.T
+        dtheta0 += d.sum(axis=1)
         if compute_dx:
-            dx[lo:hi] = _col2im(theta_2d.T @ dout_2d, (hi - lo,) + x.shape[1:],
-                                HH, WW, pad, stride)
+            dx[lo:hi] = _col2im(theta_2d.T @ d, (hi - lo,) + x.shape[1:], *field)
     dtheta = dtheta_2d.reshape(theta.shape).astype(theta.dtype, copy=False)
-    dtheta0 = dout.sum(axis=(0, 2, 3)).astype(theta.dtype, copy=False)
-    return dx, dtheta, dtheta0
+    return dx, dtheta, dtheta0.astype(theta.dtype, copy=False)
 
 
 # -------------------------------------------------------------- max pooling
@@ -204,3 +222,43 @@ def _max_pool_backward_im2col(x, dout, ph, pw, stride):
     dcols = np.zeros_like(cols)
     dcols[cols.argmax(axis=0), np.arange(cols.shape[1])] = dout.ravel()
     return col2im_indices(dcols, planes, ph, pw, 0, stride).reshape(x.shape)
+
+
+# ------------------------------------------------ fused conv - relu - max pool
+
+def conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param):
+    """max_pool(relu(conv(x))), equal to the three fast layers in sequence.
+
+    With the extension, ReLU and pooling read each chunk's product theta_2d @ cols
+    directly, so the (m, F, H_out, W_out) conv output is never stored, and the
+    cache keeps only each window's first-maximum position. Returns (out, cache).
+    """
+    theta_2d, field, H_out, W_out = _conv_setup(x, theta, theta0, conv_param)
+    m, F = x.shape[0], theta.shape[0]
+    ph, pw, stride, H_pool, W_pool = pool_geometry((m, F, H_out, W_out), pool_param)
+    ext = _extension(x)
+    if ext is None:
+        a, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
+        r, relu_cache = relu_forward(a)
+        out, pool_cache = max_pool_forward_fast(r, pool_param)
+        return out, (None, conv_cache, relu_cache, pool_cache)
+    bias = np.ascontiguousarray(theta0, dtype=x.dtype)
+    out = np.empty((m, F, H_pool, W_pool), dtype=x.dtype)
+    first = np.empty(out.shape, dtype=np.int32)
+    for lo, hi, cols in _cols_by_chunk(x, field, H_out * W_out):
+        product = (theta_2d @ cols).reshape(F, hi - lo, H_out * W_out)
+        out[lo:hi], first[lo:hi] = ext.bias_relu_pool_forward_cython(
+            product, bias, H_out, W_out, ph, pw, stride)
+    return out, (first, (x, theta, conv_param), H_out * W_out)
+
+
+def conv_relu_pool_backward_fast(dout, cache, compute_dx=True):
+    """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward_fast (dx None if not compute_dx)."""
+    if cache[0] is None:
+        _, conv_cache, relu_cache, pool_cache = cache
+        dr = max_pool_backward_fast(dout, pool_cache)
+        return conv_backward_fast(relu_backward(dr, relu_cache), conv_cache, compute_dx)
+    first, conv_cache, P = cache
+    dout = np.ascontiguousarray(dout, dtype=conv_cache[0].dtype)
+    return _conv_backward(lambda lo, hi: _ext.relu_pool_backward_cython(dout[lo:hi], first[lo:hi], P),
+                          conv_cache, compute_dx)

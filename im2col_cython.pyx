@@ -135,3 +135,70 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
                     if found:
                         break
     return dx_arr
+
+
+def bias_relu_pool_forward_cython(const floating[:, :, ::1] conv, const floating[::1] bias,
+                                  int H, int W, int pool_height, int pool_width, int stride):
+    """Max pool of relu(conv + bias), reading conv in the layout a matrix product leaves.
+
+    conv: (F, n, H*W), the products theta_2d @ cols of one chunk of n images;
+    bias: (F,). Returns out (n, F, H_out, W_out) and first (n, F, H_out, W_out)
+    int32: the position h*W + w of each window's first maximum, or -1 where the
+    maximum is <= 0, so that the ReLU passes no derivative back through it.
+    """
+    cdef Py_ssize_t F = conv.shape[0], n_img = conv.shape[1]
+    cdef Py_ssize_t ph = pool_height, pw = pool_width, S = stride
+    cdef Py_ssize_t H_out = (H - ph) // S + 1, W_out = (W - pw) // S + 1
+    dtype = np.float32 if floating is float else np.float64
+    out_arr = np.empty((n_img, F, H_out, W_out), dtype=dtype)
+    first_arr = np.empty((n_img, F, H_out, W_out), dtype=np.int32)
+    cdef floating[:, :, :, ::1] out = out_arr
+    cdef int[:, :, :, ::1] first = first_arr
+    cdef Py_ssize_t f, n, i, j, a, b, p, best_p
+    cdef floating v, best
+    with nogil:
+        for n in range(n_img):
+            for f in range(F):
+                for i in range(H_out):
+                    for j in range(W_out):
+                        # Add the bias before comparing, as the unfused layers do:
+                        # rounding can turn distinct products into ties.
+                        best_p = (i * S) * W + j * S
+                        best = conv[f, n, best_p] + bias[f]
+                        for a in range(ph):
+                            for b in range(pw):
+                                p = (i * S + a) * W + j * S + b
+                                v = conv[f, n, p] + bias[f]
+                                if v > best:
+                                    best, best_p = v, p
+                        if best > 0:
+                            out[n, f, i, j] = best
+                            first[n, f, i, j] = <int>best_p
+                        else:
+                            out[n, f, i, j] = 0
+                            first[n, f, i, j] = -1
+    return out_arr, first_arr
+
+
+def relu_pool_backward_cython(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] first,
+                              int P):
+    """Derivative of bias_relu_pool_forward_cython with respect to its conv input.
+
+    dout, first: (n, F, H_out, W_out). Returns dconv (F, n*P): dout summed into
+    each window's first maximum, the layout the weight-gradient product needs.
+    """
+    cdef Py_ssize_t n_img = dout.shape[0], F = dout.shape[1]
+    cdef Py_ssize_t H_out = dout.shape[2], W_out = dout.shape[3]
+    dtype = np.float32 if floating is float else np.float64
+    dconv_arr = np.zeros((F, n_img * P), dtype=dtype)
+    cdef floating[:, ::1] dconv = dconv_arr
+    cdef Py_ssize_t f, n, i, j, p
+    with nogil:
+        for f in range(F):
+            for n in range(n_img):
+                for i in range(H_out):
+                    for j in range(W_out):
+                        p = first[n, f, i, j]
+                        if p >= 0:
+                            dconv[f, n * P + p] += dout[n, f, i, j]
+    return dconv_arr

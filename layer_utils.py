@@ -23,7 +23,7 @@ def affine_relu_backward(dout, cache):
 # Built on the fast layers; compute_dx=False skips the derivative with respect to
 # the input images, which a network's first layer never needs.
 from fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: E402
-                         max_pool_backward_fast, max_pool_forward_fast)
+                         conv_relu_pool_backward_fast, conv_relu_pool_forward_fast)
 
 
 def conv_relu_forward(x, theta, theta0, conv_param):
@@ -48,15 +48,11 @@ def conv_relu_pool_forward(x, theta, theta0, conv_param, pool_param):
 
     pool_param: {'pool_height', 'pool_width', 'stride'}; other arguments as in
     conv_relu_forward. Returns (out, cache) with out (m, F, H_pool, W_pool).
+    The three steps run fused (fast_layers.conv_relu_pool_forward_fast).
     """
-    a, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
-    r, relu_cache = relu_forward(a)
-    out, pool_cache = max_pool_forward_fast(r, pool_param)
-    return out, (conv_cache, relu_cache, pool_cache)
+    return conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param)
 
 
 def conv_relu_pool_backward(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward (dx is None if not compute_dx)."""
-    conv_cache, relu_cache, pool_cache = cache
-    dr = max_pool_backward_fast(dout, pool_cache)
-    return conv_backward_fast(relu_backward(dr, relu_cache), conv_cache, compute_dx)
+    return conv_relu_pool_backward_fast(dout, cache, compute_dx)

@@ -154,3 +154,33 @@ def test_fallback_warns_exactly_once_with_build_instructions(monkeypatch):
 def test_fast_layers_reject_invalid_hyperparameters(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("conv_param, pool_param", [
+    ({"stride": 1, "pad": 1}, {"pool_height": 3, "pool_width": 3, "stride": 3}),
+    ({"stride": 1, "pad": 2}, {"pool_height": 3, "pool_width": 2, "stride": 1}),
+    ({"stride": 2, "pad": 1}, {"pool_height": 3, "pool_width": 3, "stride": 2}),
+], ids=["tiling", "overlapping", "strided-conv"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_conv_relu_pool_equals_naive_layers(conv_param, pool_param, dtype, path,
+                                                  small_chunks):
+    # Small integers make many exact ties and zeros, where the routing matters.
+    rng = np.random.default_rng(7)
+    x = rng.integers(-2, 3, size=(3, 2, 9, 9)).astype(dtype)
+    theta = rng.integers(-1, 2, size=(3, 2, 3, 3)).astype(dtype)
+    theta0 = rng.integers(-1, 2, size=3).astype(dtype)
+    a, conv_cache = conv_forward_naive(x, theta, theta0, conv_param)
+    r = np.maximum(a, 0)
+    out, pool_cache = max_pool_forward_naive(r, pool_param)
+    fused_out, fused_cache = fast_layers.conv_relu_pool_forward_fast(x, theta, theta0,
+                                                                     conv_param, pool_param)
+    assert fused_out.dtype == dtype
+    np.testing.assert_array_equal(fused_out, out)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dr = max_pool_backward_naive(dout, pool_cache)
+    want = conv_backward_naive(dr * (a > 0), conv_cache)
+    got = fast_layers.conv_relu_pool_backward_fast(dout, fused_cache)
+    for w, g in zip(want, got):
+        assert g.dtype == dtype
+        scale = 1e-10 if dtype == np.float64 else 1e-6 * np.max(np.abs(w))
+        assert np.max(np.abs(g - w)) <= scale
