@@ -1,20 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Loops behind fast_layers: im2col, col2im and max-pool backward.
+"""Loops behind fast_layers: im2col, col2im, max-pool backward, fused ReLU + pool.
 
 Same layout as im2col.py: cols has shape (C*HH*WW, N*P), P = H_out*W_out, with
     cols[(c*HH + a)*WW + b, n*P + i*W_out + j] = xpad[n, c, i*S + a, j*S + b]
 where xpad is x zero-padded by `pad` on each side. Every function takes float32
 or float64 (the `floating` fused type) and returns the same dtype. Callers
 validate the geometry (layers.conv_geometry / pool_geometry) and pass
-C-contiguous arrays. Loops run without the GIL; they run in parallel only when
-setup.py was asked to build with OpenMP (HW5_OPENMP=1), serially otherwise.
+C-contiguous arrays. The loops run without the GIL and serially: BLAS already
+uses every core for the matrix products around them, and OpenMP threads that
+spin between calls slowed small calls tenfold on a busy machine.
 """
 import numpy as np
-cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
-
-cnp.import_array()
 
 
 cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
@@ -26,7 +23,7 @@ cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t stride) noexce
 
 cdef inline Py_ssize_t _end_valid(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t size,
                                   Py_ssize_t count) noexcept nogil:
-    """One past the largest j < count with j*stride + offset < size (>= 0)."""
+    """One past the largest j < count with j*stride + offset < size, at least 0."""
     if size - 1 - offset < 0:
         return 0
     cdef Py_ssize_t end = (size - 1 - offset) // stride + 1
@@ -41,31 +38,41 @@ def im2col_cython(const floating[:, :, :, ::1] x, int field_height, int field_wi
     cdef Py_ssize_t H_out = (H + 2 * pad - HH) // S + 1
     cdef Py_ssize_t W_out = (W + 2 * pad - WW) // S + 1
     cdef Py_ssize_t P = H_out * W_out, K = C * HH * WW
-    dtype = np.float32 if floating is float else np.float64
-    cols_arr = np.empty((K, N * P), dtype=dtype)
+    cols_arr = np.empty((K, N * P), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] cols = cols_arr
-    cdef Py_ssize_t k, c, a, b, n, i, j, h, j_lo, j_hi, base
-    # One row per iteration: rows are disjoint, so threads never share a write.
-    for k in prange(K, nogil=True, schedule="static"):
-        c = k // (HH * WW)
-        a = (k // WW) % HH
-        b = k % WW
-        j_lo = _first_valid(b - pad, S)
-        j_hi = _end_valid(b - pad, S, W, W_out)
-        for n in range(N):
-            for i in range(H_out):
-                base = n * P + i * W_out
-                h = i * S + a - pad
-                if h < 0 or h >= H or j_lo >= j_hi:
-                    for j in range(W_out):
-                        cols[k, base + j] = 0
-                    continue
-                for j in range(j_lo):
-                    cols[k, base + j] = 0
-                for j in range(j_lo, j_hi):
-                    cols[k, base + j] = x[n, c, h, j * S + b - pad]
-                for j in range(j_hi, W_out):
-                    cols[k, base + j] = 0
+    cdef Py_ssize_t k, c, a, b, n, i, j, h, j_lo, j_hi
+    cdef floating* dst
+    cdef const floating* src
+    with nogil:
+        for k in range(K):
+            c = k // (HH * WW)
+            a = (k // WW) % HH
+            b = k % WW
+            # Output columns j whose input column j*S + b - pad lies inside x.
+            j_lo = _first_valid(b - pad, S)
+            j_hi = _end_valid(b - pad, S, W, W_out)
+            if j_hi < j_lo:
+                j_hi = j_lo
+            for n in range(N):
+                for i in range(H_out):
+                    dst = &cols[k, n * P + i * W_out]
+                    h = i * S + a - pad
+                    if h < 0 or h >= H:
+                        for j in range(W_out):
+                            dst[j] = 0
+                        continue
+                    # Inline loops, not memcpy/memset: rows are short, calls cost more.
+                    src = &x[n, c, h, 0]
+                    for j in range(j_lo):
+                        dst[j] = 0
+                    if S == 1:
+                        for j in range(j_lo, j_hi):
+                            dst[j] = src[j + b - pad]
+                    else:
+                        for j in range(j_lo, j_hi):
+                            dst[j] = src[j * S + b - pad]
+                    for j in range(j_hi, W_out):
+                        dst[j] = 0
     return cols_arr
 
 
@@ -76,26 +83,26 @@ def col2im_cython(const floating[:, ::1] cols, int N, int C, int H, int W,
     cdef Py_ssize_t H_out = (H + 2 * pad - HH) // S + 1
     cdef Py_ssize_t W_out = (W + 2 * pad - WW) // S + 1
     cdef Py_ssize_t P = H_out * W_out
-    dtype = np.float32 if floating is float else np.float64
-    dx_arr = np.zeros((N, C, H, W), dtype=dtype)
+    dx_arr = np.zeros((N, C, H, W), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, :, :, ::1] dx = dx_arr
-    cdef Py_ssize_t nc, n, c, a, b, k, i, j, h, j_lo, j_hi, base
-    # One (image, channel) plane per iteration: planes are disjoint.
-    for nc in prange(N * C, nogil=True, schedule="static"):
-        n = nc // C
-        c = nc % C
-        for a in range(HH):
-            for b in range(WW):
-                k = (c * HH + a) * WW + b
-                j_lo = _first_valid(b - pad, S)
-                j_hi = _end_valid(b - pad, S, W, W_out)
-                for i in range(H_out):
-                    h = i * S + a - pad
-                    if h < 0 or h >= H:
-                        continue
-                    base = n * P + i * W_out
-                    for j in range(j_lo, j_hi):
-                        dx[n, c, h, j * S + b - pad] += cols[k, base + j]
+    cdef Py_ssize_t n, c, a, b, i, j, h, j_lo, j_hi
+    cdef floating* dst
+    cdef const floating* src
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for a in range(HH):
+                    for b in range(WW):
+                        j_lo = _first_valid(b - pad, S)
+                        j_hi = _end_valid(b - pad, S, W, W_out)
+                        for i in range(H_out):
+                            h = i * S + a - pad
+                            if h < 0 or h >= H:
+                                continue
+                            src = &cols[(c * HH + a) * WW + b, n * P + i * W_out]
+                            dst = &dx[n, c, h, 0]
+                            for j in range(j_lo, j_hi):
+                                dst[j * S + b - pad] += src[j]
     return dx_arr
 
 
@@ -111,29 +118,29 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t H_out = out.shape[2], W_out = out.shape[3]
     cdef Py_ssize_t ph = pool_height, pw = pool_width, S = stride
-    dtype = np.float32 if floating is float else np.float64
-    dx_arr = np.zeros((N, C, H, W), dtype=dtype)
+    dx_arr = np.zeros((N, C, H, W), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, :, :, ::1] dx = dx_arr
-    cdef Py_ssize_t nc, n, c, i, j, a, b, h, w
+    cdef Py_ssize_t n, c, i, j, a, b, p, q
+    cdef const floating* plane
+    cdef floating* dplane
     cdef floating m
-    cdef bint found
-    for nc in prange(N * C, nogil=True, schedule="static"):
-        n = nc // C
-        c = nc % C
-        for i in range(H_out):
-            for j in range(W_out):
-                m = out[n, c, i, j]
-                found = False
-                for a in range(ph):
-                    h = i * S + a
-                    for b in range(pw):
-                        w = j * S + b
-                        if x[n, c, h, w] == m:
-                            dx[n, c, h, w] += dout[n, c, i, j]
-                            found = True
-                            break
-                    if found:
-                        break
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                plane = &x[n, c, 0, 0]
+                dplane = &dx[n, c, 0, 0]
+                for i in range(H_out):
+                    for j in range(W_out):
+                        m = out[n, c, i, j]
+                        # Scan backwards with conditional moves (no unpredictable
+                        # branches): the last match seen is the first in row-major order.
+                        p = -1
+                        for a in range(ph - 1, -1, -1):
+                            for b in range(pw - 1, -1, -1):
+                                q = (i * S + a) * W + j * S + b
+                                p = q if plane[q] == m else p
+                        if p >= 0:
+                            dplane[p] += dout[n, c, i, j]
     return dx_arr
 
 
@@ -145,38 +152,43 @@ def bias_relu_pool_forward_cython(const floating[:, :, ::1] conv, const floating
     bias: (F,). Returns out (n, F, H_out, W_out) and first (n, F, H_out, W_out)
     int32: the position h*W + w of each window's first maximum, or -1 where the
     maximum is <= 0, so that the ReLU passes no derivative back through it.
+    The bias is added before comparing, as the unfused layers do: rounding can
+    turn distinct products into ties.
     """
     cdef Py_ssize_t F = conv.shape[0], n_img = conv.shape[1]
     cdef Py_ssize_t ph = pool_height, pw = pool_width, S = stride
     cdef Py_ssize_t H_out = (H - ph) // S + 1, W_out = (W - pw) // S + 1
-    dtype = np.float32 if floating is float else np.float64
-    out_arr = np.empty((n_img, F, H_out, W_out), dtype=dtype)
+    out_arr = np.empty((n_img, F, H_out, W_out), dtype=np.float32 if floating is float else np.float64)
     first_arr = np.empty((n_img, F, H_out, W_out), dtype=np.int32)
     cdef floating[:, :, :, ::1] out = out_arr
     cdef int[:, :, :, ::1] first = first_arr
-    cdef Py_ssize_t f, n, i, j, a, b, p, best_p
-    cdef floating v, best
+    cdef Py_ssize_t f, n, i, j, a, b, p, best_p, row
+    cdef const floating* plane
+    cdef floating* out_row
+    cdef int* first_row
+    cdef floating v, best, beta
     with nogil:
         for n in range(n_img):
             for f in range(F):
+                plane = &conv[f, n, 0]
+                beta = bias[f]
                 for i in range(H_out):
+                    out_row = &out[n, f, i, 0]
+                    first_row = &first[n, f, i, 0]
+                    row = i * S * W
                     for j in range(W_out):
-                        # Add the bias before comparing, as the unfused layers do:
-                        # rounding can turn distinct products into ties.
-                        best_p = (i * S) * W + j * S
-                        best = conv[f, n, best_p] + bias[f]
+                        best_p = row + j * S
+                        best = plane[best_p] + beta
                         for a in range(ph):
                             for b in range(pw):
-                                p = (i * S + a) * W + j * S + b
-                                v = conv[f, n, p] + bias[f]
-                                if v > best:
-                                    best, best_p = v, p
-                        if best > 0:
-                            out[n, f, i, j] = best
-                            first[n, f, i, j] = <int>best_p
-                        else:
-                            out[n, f, i, j] = 0
-                            first[n, f, i, j] = -1
+                                p = row + a * W + j * S + b
+                                v = plane[p] + beta
+                                # Conditional moves, not branches: on real data these
+                                # comparisons are coin flips that branches mispredict.
+                                best_p = p if v > best else best_p
+                                best = v if v > best else best
+                        out_row[j] = best if best > 0 else 0
+                        first_row[j] = <int>best_p if best > 0 else -1
     return out_arr, first_arr
 
 
@@ -189,8 +201,7 @@ def relu_pool_backward_cython(const floating[:, :, :, ::1] dout, const int[:, :,
     """
     cdef Py_ssize_t n_img = dout.shape[0], F = dout.shape[1]
     cdef Py_ssize_t H_out = dout.shape[2], W_out = dout.shape[3]
-    dtype = np.float32 if floating is float else np.float64
-    dconv_arr = np.zeros((F, n_img * P), dtype=dtype)
+    dconv_arr = np.zeros((F, n_img * P), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] dconv = dconv_arr
     cdef Py_ssize_t f, n, i, j, p
     with nogil:
