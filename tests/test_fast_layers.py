@@ -184,3 +184,25 @@ def test_fused_conv_relu_pool_equals_naive_layers(conv_param, pool_param, dtype,
         assert g.dtype == dtype
         scale = 1e-10 if dtype == np.float64 else 1e-6 * np.max(np.abs(w))
         assert np.max(np.abs(g - w)) <= scale
+
+
+def test_batch_slices_on_threads_equal_naive(monkeypatch):
+    # Force the multi-threaded path on inputs small enough for the naive layers.
+    if fast_layers._ext is None:
+        pytest.skip("im2col_cython not built (make build)")
+    monkeypatch.setattr(fast_layers, "_blas_threads", lambda: 3)
+    monkeypatch.setattr(fast_layers, "MIN_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(fast_layers, "CHUNK_BYTES", 1)
+    naive, fast = _conv_both((7, 3, 7, 7, 2, 3, 3), 1, 1, np.random.default_rng(8))
+    for want, got in zip(naive, fast):
+        assert np.max(np.abs(got - want)) <= 1e-10
+    x, theta, theta0 = conv_inputs((5, 2, 8, 8, 3, 3, 3), np.random.default_rng(9))
+    conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fast_layers.conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param)
+    a, conv_cache = conv_forward_naive(x, theta, theta0, conv_param)
+    want_out, pool_cache = max_pool_forward_naive(np.maximum(a, 0), pool_param)
+    np.testing.assert_array_equal(out, want_out)
+    dout = np.random.default_rng(10).standard_normal(out.shape)
+    want = conv_backward_naive(max_pool_backward_naive(dout, pool_cache) * (a > 0), conv_cache)
+    for w, g in zip(want, fast_layers.conv_relu_pool_backward_fast(dout, cache)):
+        assert np.max(np.abs(g - w)) <= 1e-10
