@@ -1,8 +1,239 @@
-"""experiments.py on the real CIFAR-10 copy: the main job's model learns."""
+"""experiments.py: quick mode, results file, checkpoint resume, search, augmentation, and the
+main job's model on the real CIFAR-10 copy."""
+import json
+import os
+import pickle
+
+import numpy as np
 import pytest
 
+import experiments
 from experiments import TWO_LAYER, main, train_two_layer
+from fc_net import FullyConnectedNet
 
+
+def write_fake_cifar(root, per_batch=300, seed=0):
+    """A CIFAR-10-shaped folder with per_batch random images in each of the six batches."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, per_batch).tolist()}
+        with open(os.path.join(root, name), "wb") as f:
+            pickle.dump(batch, f)
+    return str(root)
+
+
+@pytest.fixture
+def fake_cifar(tmp_path, monkeypatch):
+    root = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    monkeypatch.setenv("CIFAR10_DIR", root)
+    return root
+
+
+@pytest.fixture
+def quick(monkeypatch, tmp_path):
+    monkeypatch.setenv("HW5_QUICK", "1")
+    monkeypatch.setenv("HW5_RESULTS", str(tmp_path / "results.json"))
+
+
+def tiny_data(m=60, d=(3, 4, 4), seed=0):
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((m, *d)).astype(np.float32), rng.integers(10, size=m)
+    return {"X_train": X, "y_train": y, "X_val": X[:20], "y_val": y[:20],
+            "X_test": X[:20], "y_test": y[:20]}
+
+
+# ---------------------------------------------------------------- mode, data
+
+@pytest.mark.parametrize("value, expected", [(None, False), ("", False), ("0", False),
+                                             ("1", True), ("yes", True)])
+def test_quick_mode_follows_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("HW5_QUICK", raising=False)
+    else:
+        monkeypatch.setenv("HW5_QUICK", value)
+    assert experiments.quick_mode() is expected
+    assert experiments.pick("full", "quick") == ("quick" if expected else "full")
+
+
+def test_quick_mode_loads_small_splits(fake_cifar, quick):
+    data = experiments.load_data()
+    assert {k: v.shape[0] for k, v in data.items()} == {
+        "X_train": 1000, "y_train": 1000, "X_val": 200, "y_val": 200,
+        "X_test": 200, "y_test": 200}
+
+
+def test_describe_dataset_tells_official_files_from_others(fake_cifar, monkeypatch):
+    assert "NOT the official" in experiments.describe_dataset()
+    monkeypatch.setattr(experiments, "md5sum", lambda path: experiments.OFFICIAL_MD5[
+        os.path.basename(path)])
+    assert "the official CIFAR-10 files" in experiments.describe_dataset()
+
+
+def test_describe_dataset_mentions_a_jpeg_readme(tmp_path, monkeypatch):
+    root = write_fake_cifar(tmp_path / "datasets" / "cifar-10-batches-py", per_batch=2)
+    (tmp_path / "datasets" / "README.md").write_text("Built from a JPEG re-encoding.")
+    monkeypatch.setenv("CIFAR10_DIR", root)
+    assert "JPEG" in experiments.describe_dataset()
+
+
+def test_standardize_gives_unit_variance_training_images():
+    data = tiny_data()
+    data["X_train"] = 50 * data["X_train"]
+    scaled, std = experiments.standardize(data)
+    assert scaled["X_train"].std() == pytest.approx(1, rel=1e-5)
+    assert std == pytest.approx(float(data["X_train"].std()))
+    assert scaled["X_val"].dtype == np.float32 and scaled["y_val"] is data["y_val"]
+
+
+def test_sample_images_are_raw_uint8(fake_cifar):
+    images = experiments.sample_images(3, seed=1)
+    assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8
+
+
+# -------------------------------------------------------------- results file
+
+def test_results_path_by_mode(monkeypatch):
+    monkeypatch.delenv("HW5_RESULTS", raising=False)
+    monkeypatch.setenv("HW5_QUICK", "0")
+    assert experiments.results_path() == os.path.join(experiments.ROOT, "results", "results.json")
+    monkeypatch.setenv("HW5_QUICK", "1")
+    assert experiments.results_path() == os.path.join(experiments.ROOT, "runs", "quick",
+                                                      "results.json")
+    monkeypatch.setenv("HW5_RESULTS", "/elsewhere/r.json")
+    assert experiments.results_path() == "/elsewhere/r.json"
+
+
+def test_record_result_merges_keys_and_adds_meta(tmp_path, fake_cifar):
+    path = str(tmp_path / "sub" / "results.json")
+    experiments.record_result("two_layer", {"val_acc": 0.5}, path)
+    experiments.record_result("fc_best", {"val_acc": 0.6}, path)
+    experiments.record_result("two_layer", {"val_acc": 0.55}, path)
+    with open(path) as f:
+        results = json.load(f)
+    assert results["two_layer"] == {"val_acc": 0.55} and results["fc_best"] == {"val_acc": 0.6}
+    assert {"date", "device", "git_commit", "data", "mode"} <= set(results["meta"])
+
+
+def test_result_entry_has_the_writeup_fields():
+    data = tiny_data()
+    net = FullyConnectedNet([5], input_dim=48, seed=0)
+    solver = experiments.train(net, data, num_epochs=1, batch_size=20, verbose=False)
+    entry = experiments.result_entry(solver, data, {"hidden_dims": (5,), "reg": 0.0})
+    assert set(entry) == {"train_acc", "val_acc", "test_acc", "wall_time_s", "hyperparameters"}
+    assert all(0 <= entry[k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
+    assert entry["hyperparameters"] == {"hidden_dims": [5], "reg": 0.0}
+    json.dumps(entry)
+
+
+def test_print_table_aligns_columns(capsys):
+    experiments.print_table(["name", "value"], [("a", 0.5), ("long name", 12.25)], ["", ".2f"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["     name  value", "        a   0.50", "long name  12.25"]
+
+
+# ---------------------------------------------------------------- training
+
+def test_train_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW5_QUICK", "0")
+    monkeypatch.setattr(experiments, "CHECKPOINT_DIR", str(tmp_path))
+    data = tiny_data()
+
+    def run(num_epochs):
+        net = FullyConnectedNet([5], input_dim=48, seed=0)
+        return experiments.train(net, data, num_epochs=num_epochs, batch_size=20,
+                                 checkpoint="tag", verbose=False)
+    first = run(2)
+    assert first.resumed_from is None and len(list(tmp_path.iterdir())) == 2
+    again = run(2)
+    assert again.resumed_from == 2 and again.loss_history == first.loss_history
+    other = run(3)        # different settings: its own checkpoints, a fresh start
+    assert other.resumed_from is None and len(other.loss_history) == 9
+
+
+def test_quick_mode_writes_no_checkpoints(tmp_path, monkeypatch, quick):
+    monkeypatch.setattr(experiments, "CHECKPOINT_DIR", str(tmp_path / "ck"))
+    net = FullyConnectedNet([5], input_dim=48, seed=0)
+    experiments.train(net, tiny_data(), num_epochs=1, batch_size=20, checkpoint="tag",
+                      verbose=False)
+    assert not (tmp_path / "ck").exists()
+
+
+def test_training_is_reproducible():
+    data = tiny_data()
+    losses = []
+    for _ in range(2):
+        experiments.seed_everything(0)
+        net = FullyConnectedNet([8], input_dim=48, dropout=0.3, seed=0)
+        losses.append(experiments.train(net, data, num_epochs=2, batch_size=20,
+                                        verbose=False).loss_history)
+    assert losses[0] == losses[1]
+
+
+def test_overfit_grid_marks_divergence_and_picks_the_fastest():
+    data = tiny_data(m=50, d=(3, 8, 8))
+    acc, best = experiments.overfit_grid(data, [50], (0.3,), (1e-1, 1e4), num_train=10,
+                                         num_epochs=20, batch_size=5)
+    assert acc.shape == (1, 2) and np.isnan(acc[0, 1])
+    assert acc[0, 0] == 1.0 and best == (0.3, 1e-1)
+
+
+def test_narrow_ranges_spans_the_best_trials_inside_the_old_ranges():
+    trials = [dict(learning_rate=1e-3, dropout=0.2, weight_scale=1e-2, reg=1e-4, val_acc=0.5),
+              dict(learning_rate=1e-4, dropout=0.4, weight_scale=3e-2, reg=1e-5, val_acc=0.4),
+              dict(learning_rate=1e-2, dropout=0.0, weight_scale=1e-1, reg=1e-2, val_acc=0.1)]
+    ranges = experiments.narrow_ranges(experiments.FC_RANGES, trials, top=2)
+    assert ranges["log_learning_rate"] == pytest.approx((-4.15, -2.85))
+    assert ranges["dropout"] == pytest.approx((0.15, 0.45))
+    for name, (lo, hi) in ranges.items():
+        old_lo, old_hi = experiments.FC_RANGES[name]
+        assert old_lo <= lo < hi <= old_hi
+
+
+def test_fc_search_runs_coarse_then_fine(capsys):
+    data = tiny_data(m=100, d=(3, 4, 4))
+    search = dict(coarse_trials=3, coarse_train=40, coarse_epochs=1, fine_trials=2,
+                  fine_train=40, fine_epochs=1, top=2)
+    trials, fine_ranges, best = experiments.fc_search(data, search=search)
+    assert [t["stage"] for t in trials] == ["coarse"] * 3 + ["fine"] * 2
+    assert best in trials[3:] and best["val_acc"] == max(t["val_acc"] for t in trials[3:])
+    assert set(experiments.fc_hyperparameters(best)) >= {"learning_rate", "dropout",
+                                                         "weight_scale", "reg", "hidden_dims"}
+
+
+def test_flip_augment_mirrors_a_random_half_of_training_batches_only():
+    class Recorder:
+        params = {"theta": np.zeros(1)}
+
+        def loss(self, X, y=None):
+            self.seen = X
+            return 0.0
+    model = Recorder()
+    wrapped = experiments.FlipAugment(model, seed=0)
+    assert wrapped.params is model.params
+    X = np.random.default_rng(0).standard_normal((200, 3, 4, 5))
+    wrapped.loss(X)
+    assert model.seen is X
+    wrapped.loss(X, np.zeros(200, dtype=int))
+    flipped = np.array([np.array_equal(s, x[:, :, ::-1]) for s, x in zip(model.seen, X)])
+    kept = np.array([np.array_equal(s, x) for s, x in zip(model.seen, X)])
+    assert np.all(flipped ^ kept) and 70 < flipped.sum() < 130
+    assert np.array_equal(X, np.random.default_rng(0).standard_normal((200, 3, 4, 5)))
+
+
+def test_filter_demo_greys_and_finds_horizontal_edges():
+    images = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    images[0, :16] = (200, 100, 50)              # bright top half, black bottom half
+    out = experiments.filter_demo(images)
+    grey = 0.299 * 200 + 0.587 * 100 + 0.114 * 50
+    assert out.shape == (1, 2, 32, 32)
+    assert out[0, 0, 5, 5] == pytest.approx(grey) and out[0, 0, 25, 5] == 0
+    assert out[0, 1, 5, 5] == pytest.approx(128)          # flat: mid-grey
+    assert out[0, 1, 15, 5] == pytest.approx(128 + 4 * grey)   # bright above dark
+
+
+# ---------------------------------------------------- the main job, real data
 
 @pytest.mark.slow
 def test_two_layer_net_reaches_45_percent_validation_in_three_epochs(cifar10):

@@ -1,0 +1,195 @@
+"""Execute the notebooks headlessly, save them with their outputs, export HTML.
+
+    python run_notebooks.py                 # all three, full data, in place
+    HW5_QUICK=1 python run_notebooks.py     # quick mode: small subsets, into runs/quick/
+    python run_notebooks.py --force Dropout.ipynb
+
+Each notebook runs in a fresh kernel of this Python (so the virtual environment's
+packages), with the working directory at the repository root. Cell outputs are
+echoed to the terminal while they arrive, so long trainings show their progress.
+
+Resuming: an executed notebook records in its metadata a hash of its code cells
+and of the Python modules next to it. A notebook whose saved outputs match the
+current hash (and mode) is skipped unless --force is given; and the long
+trainings resume from the Solver checkpoints in checkpoints/ when a run was cut
+short.
+
+Quick mode never writes the committed notebooks: its notebooks, HTML and
+results.json go to runs/quick/ (or --out-dir).
+"""
+import argparse
+import glob
+import hashlib
+import os
+import sys
+import time
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+NOTEBOOKS = ("FullyConnectedNets.ipynb", "Dropout.ipynb", "ConvolutionalNetworks.ipynb")
+QUICK_DIR = os.path.join(ROOT, "runs", "quick")
+METADATA_KEY = "hw5"
+TOOLS = {"run_notebooks.py", "make_submission.py", "setup.py", "decision_stumps.py"}
+CELL_TIMEOUT = 3 * 3600    # the longest cell trains the ConvNet for about an hour
+# One BLAS thread unless told otherwise: on a 2-core machine shared with other
+# work, OpenBLAS threads that spin waiting for a busy core make a matrix product
+# 10-20x slower; one thread also makes floating-point sums, and so reruns, repeatable.
+DEFAULT_THREADS = "1"
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def quick_mode():
+    return os.environ.get("HW5_QUICK", "") not in ("", "0")
+
+
+def source_hash(nb, root=ROOT):
+    """SHA-256 of the notebook's code cells and of the modules in root it can import."""
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.encode() + b"\0")
+    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
+        if os.path.basename(path) in TOOLS:
+            continue
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read() + b"\0")
+    return digest.hexdigest()
+
+
+def is_current(path, source_nb, quick, root=ROOT):
+    """Whether path holds an execution of source_nb's code, in this mode, that finished."""
+    if not os.path.exists(path):
+        return False
+    done = nbformat.read(path, as_version=4).metadata.get(METADATA_KEY, {})
+    return (done.get("source_sha256") == source_hash(source_nb, root)
+            and done.get("quick") == quick and done.get("complete") is True)
+
+
+class _ThisPythonKernels(KernelSpecManager):
+    """Every kernel name resolves to an IPython kernel of the running interpreter.
+
+    So the notebooks see this environment's packages whatever kernelspecs are
+    installed (or not) on the machine.
+    """
+
+    def get_kernel_spec(self, kernel_name):
+        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
+                                "{connection_file}"],
+                          display_name="Python 3 (hw5)", language="python",
+                          resource_dir=ROOT)
+
+
+class EchoingClient(NotebookClient):
+    """A NotebookClient that also prints each cell's stream output as it arrives."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if msg["msg_type"] == "stream":
+            sys.stdout.write(msg["content"]["text"])
+            sys.stdout.flush()
+        elif msg["msg_type"] == "error":
+            sys.stdout.write("\n".join(msg["content"]["traceback"]) + "\n")
+        return out
+
+
+def execute(source_path, out_path, quick, root=ROOT, timeout=CELL_TIMEOUT):
+    """Run source_path top to bottom, write it with outputs to out_path; returns seconds."""
+    nb = nbformat.read(source_path, as_version=4)
+    digest = source_hash(nb, root)
+    env = dict(os.environ, HW5_QUICK="1" if quick else "0")
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, os.environ.get("HW5_THREADS", DEFAULT_THREADS))
+    if quick:
+        env.setdefault("HW5_RESULTS", os.path.join(os.path.dirname(out_path), "results.json"))
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPythonKernels())
+    client = EchoingClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": root}})
+    start = time.time()
+    complete = False
+    try:
+        # The kernel starts in root (resources' path) with env; we own km, so we stop it.
+        with client.setup_kernel(env=env):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    print(f"--- [{os.path.basename(source_path)} cell {index}] "
+                          f"{cell.source.splitlines()[0] if cell.source else ''}", flush=True)
+                client.execute_cell(cell, index)
+        complete = True
+    finally:
+        elapsed = time.time() - start
+        nb.metadata[METADATA_KEY] = {"source_sha256": digest, "quick": quick,
+                                     "complete": complete, "wall_time_s": round(elapsed, 1),
+                                     "executed": time.strftime("%Y-%m-%d %H:%M:%S")}
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+        nbformat.write(nb, out_path + ".tmp")
+        os.replace(out_path + ".tmp", out_path)
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    return elapsed
+
+
+def export_html(nb_path):
+    """Write nb_path's HTML export beside it; returns the HTML path."""
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
+    html_path = os.path.splitext(nb_path)[0] + ".html"
+    with open(html_path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(body)
+    os.replace(html_path + ".tmp", html_path)
+    return html_path
+
+
+def run(names=NOTEBOOKS, quick=None, out_dir=None, force=False, root=ROOT, timeout=CELL_TIMEOUT):
+    """Execute and export each notebook unless its saved outputs are current.
+
+    Returns {name: seconds spent executing, or None when skipped}.
+    """
+    quick = quick_mode() if quick is None else quick
+    out_dir = out_dir or (QUICK_DIR if quick else root)
+    if quick and os.path.abspath(out_dir) == os.path.abspath(root):
+        raise ValueError("quick mode must not write over the committed notebooks; "
+                         "give another --out-dir")
+    times = {}
+    for name in names:
+        source = os.path.join(root, name)
+        target = os.path.join(out_dir, os.path.basename(name))
+        if not force and is_current(target, nbformat.read(source, as_version=4), quick, root):
+            print(f"=== {name}: outputs are current, skipped (--force reruns it)")
+            times[name] = None
+            continue
+        print(f"=== {name}: executing ({'quick' if quick else 'full'} mode) -> "
+              f"{os.path.relpath(target, root)}", flush=True)
+        times[name] = execute(source, target, quick, root, timeout)
+        html = export_html(target)
+        print(f"=== {name}: done in {times[name]:.0f}s; wrote {os.path.relpath(html, root)}",
+              flush=True)
+    return times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS))
+    parser.add_argument("--quick", action="store_true", help="same as HW5_QUICK=1")
+    parser.add_argument("--out-dir", default=None,
+                        help="where executed notebooks go (default: in place; runs/quick in quick mode)")
+    parser.add_argument("--force", action="store_true", help="rerun even if outputs are current")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    args = parser.parse_args(argv)
+    quick = args.quick or quick_mode()
+    start = time.time()
+    times = run(args.notebooks, quick=quick, out_dir=args.out_dir, force=args.force,
+                timeout=args.timeout)
+    ran = {k: v for k, v in times.items() if v is not None}
+    print("=== wall time: " + ", ".join(f"{k} {v:.0f}s" for k, v in ran.items())
+          + f"; total {time.time() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

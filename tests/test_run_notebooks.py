@@ -1,0 +1,97 @@
+"""run_notebooks.py on tiny notebooks: executes in this Python, saves outputs, exports HTML,
+skips what is current, keeps quick runs away from the committed notebooks."""
+import os
+import sys
+
+import nbformat
+import pytest
+from nbclient.exceptions import CellExecutionError
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+import run_notebooks
+
+
+def write_notebook(path, *sources, markdown="# title"):
+    nb = new_notebook(cells=[new_markdown_cell(markdown)] + [new_code_cell(s) for s in sources])
+    nbformat.write(nb, str(path))
+    return nb
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A tiny project root: a module and a notebook that imports it."""
+    (tmp_path / "helper.py").write_text("VALUE = 41 + 1\n")
+    write_notebook(tmp_path / "Tiny.ipynb",
+                   "import os, sys\nprint(os.environ['HW5_QUICK'], os.environ['OPENBLAS_NUM_THREADS'])\n"
+                   "print(sys.executable)",
+                   "import helper\nprint('value', helper.VALUE)")
+    return tmp_path
+
+
+def outputs(nb_path):
+    nb = nbformat.read(str(nb_path), as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_source_hash_follows_code_cells_and_modules_only(project):
+    nb = nbformat.read(str(project / "Tiny.ipynb"), as_version=4)
+    digest = run_notebooks.source_hash(nb, str(project))
+    nb.cells[0].source = "# another title"
+    assert run_notebooks.source_hash(nb, str(project)) == digest
+    (project / "make_submission.py").write_text("# a tool, not notebook code\n")
+    assert run_notebooks.source_hash(nb, str(project)) == digest
+    (project / "helper.py").write_text("VALUE = 43\n")
+    assert run_notebooks.source_hash(nb, str(project)) != digest
+    changed = run_notebooks.source_hash(nb, str(project))
+    nb.cells[1].source += "\n"
+    assert run_notebooks.source_hash(nb, str(project)) != changed
+
+
+def test_quick_mode_refuses_to_write_over_the_sources(project):
+    with pytest.raises(ValueError, match="quick mode must not write over"):
+        run_notebooks.run(["Tiny.ipynb"], quick=True, out_dir=str(project), root=str(project))
+
+
+def test_default_quick_output_is_outside_the_root():
+    assert os.path.commonpath([run_notebooks.QUICK_DIR, run_notebooks.ROOT]) == run_notebooks.ROOT
+    assert run_notebooks.QUICK_DIR != run_notebooks.ROOT
+
+
+def test_runs_saves_exports_then_skips_until_forced(project, capsys, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    out = project / "out"
+    times = run_notebooks.run(["Tiny.ipynb"], quick=True, out_dir=str(out), root=str(project))
+    assert times["Tiny.ipynb"] > 0
+    text = outputs(out / "Tiny.ipynb")
+    assert f"1 1\n{sys.executable}\n" in text          # quick flag, one BLAS thread, this Python
+    assert "value 42" in text                            # cwd is the project root
+    assert "value 42" in capsys.readouterr().out          # outputs are echoed while running
+    meta = nbformat.read(str(out / "Tiny.ipynb"), as_version=4).metadata["hw5"]
+    assert meta["complete"] is True and meta["quick"] is True
+    assert (out / "Tiny.html").read_text().count("value 42") >= 1
+    assert outputs(project / "Tiny.ipynb") == ""         # the source is untouched
+
+    assert run_notebooks.run(["Tiny.ipynb"], quick=True, out_dir=str(out),
+                             root=str(project)) == {"Tiny.ipynb": None}
+    assert "skipped" in capsys.readouterr().out
+    # Another mode, or --force, runs it again.
+    assert not run_notebooks.is_current(str(out / "Tiny.ipynb"),
+                                        nbformat.read(str(project / "Tiny.ipynb"), as_version=4),
+                                        quick=False, root=str(project))
+    times = run_notebooks.run(["Tiny.ipynb"], quick=True, out_dir=str(out), root=str(project),
+                              force=True)
+    assert times["Tiny.ipynb"] > 0
+
+
+def test_a_failing_cell_stops_the_run_and_is_saved_incomplete(project):
+    write_notebook(project / "Broken.ipynb", "print('before')", "1 / 0", "print('never')")
+    out = project / "out"
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        run_notebooks.run(["Broken.ipynb"], quick=True, out_dir=str(out), root=str(project))
+    saved = nbformat.read(str(out / "Broken.ipynb"), as_version=4)
+    assert saved.metadata["hw5"]["complete"] is False
+    assert "before" in outputs(out / "Broken.ipynb") and "never" not in outputs(out / "Broken.ipynb")
+    assert not (out / "Broken.html").exists()
+    assert not run_notebooks.is_current(str(out / "Broken.ipynb"),
+                                        nbformat.read(str(project / "Broken.ipynb"), as_version=4),
+                                        quick=True, root=str(project))
