@@ -9,9 +9,9 @@ SHARED_CIFAR := $(abspath ../shared/datasets/cifar-10-batches-py)
 CIFAR10_DIR ?= $(if $(wildcard $(SHARED_CIFAR)/data_batch_1),$(SHARED_CIFAR),$(CURDIR)/datasets/cifar-10-batches-py)
 export CIFAR10_DIR
 
-.PHONY: all test venv build data latex two-layer writeup bench clean
+.PHONY: all test venv build data latex two-layer notebooks notebooks-quick writeup submission bench clean
 
-all: data build two-layer writeup
+all: data build notebooks writeup submission
 
 venv: $(VENV)/.installed
 
@@ -45,6 +45,19 @@ writeup: venv latex
 
 two-layer: venv
 	$(PY) experiments.py two-layer
+
+# Execute the three notebooks on CIFAR-10 (in place, with HTML exports; skips those whose
+# outputs match the current code; resumes long trainings from checkpoints/).
+notebooks: data build
+	$(PY) run_notebooks.py
+
+# Every cell on a small subset in a few minutes, into runs/quick/ (never over the notebooks).
+notebooks-quick: data build
+	HW5_QUICK=1 $(PY) run_notebooks.py
+
+# hw5_submission.zip (code, notebooks, HTML, writeup.pdf; no data, no build products).
+submission: venv
+	$(PY) make_submission.py
 
 bench: build
 	$(PY) benchmarks/bench_conv.py

@@ -1,0 +1,95 @@
+"""Write the submission zip the handout asks for, and list the three attachments.
+
+    python make_submission.py            # -> hw5_submission.zip (or `make submission`)
+
+The handout wants three separate attachments: writeup.pdf, each notebook saved
+as HTML, and a zip of the work without the datasets. The zip holds every file
+git tracks (code, tests, notebooks with their outputs, writeup sources) plus
+the built artefacts (writeup.pdf and the notebooks' HTML), all under hw5/.
+Datasets, virtual environments, build products (compiled extensions, the
+generated C file, LaTeX build folders) and training checkpoints never go in,
+even if someone commits one by mistake.
+"""
+import argparse
+import fnmatch
+import os
+import subprocess
+import sys
+import zipfile
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+NOTEBOOKS = ("FullyConnectedNets", "Dropout", "ConvolutionalNetworks")
+ARTEFACTS = ("writeup.pdf",) + tuple(f"{name}.html" for name in NOTEBOOKS)
+EXCLUDED_DIRS = ("datasets", ".venv", "venv", "build", "checkpoints", "runs", "__pycache__",
+                 ".pytest_cache", ".ipynb_checkpoints")
+EXCLUDED_FILES = ("*.so", "*.pyd", "*.o", "*.pyc", "*.pkl", "*.zip", "*.tar.gz",
+                  "im2col_cython.c", "data_batch_*", "test_batch", "batches.meta")
+# Notebooks with their plots run to a few MB; a file over 20 MB is data.
+MAX_FILE_BYTES = 20 << 20
+
+
+def excluded(path):
+    """Whether a repository-relative path must stay out of the zip."""
+    parts = path.split("/")
+    return (any(part in EXCLUDED_DIRS for part in parts[:-1])
+            or any(fnmatch.fnmatch(parts[-1], pattern) for pattern in EXCLUDED_FILES))
+
+
+def tracked_files(root):
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True)
+    return [p for p in out.stdout.decode().split("\0") if p]
+
+
+def submission_files(root=ROOT, require_artefacts=True):
+    """Sorted repository-relative paths that go into the zip.
+
+    Raises FileNotFoundError naming the missing artefacts (and how to build them)
+    when require_artefacts and one of ARTEFACTS does not exist.
+    """
+    missing = [a for a in ARTEFACTS if not os.path.isfile(os.path.join(root, a))]
+    if missing and require_artefacts:
+        raise FileNotFoundError(f"missing {', '.join(missing)}: build them first with "
+                                f"`make notebooks` (HTML) and `make writeup` (writeup.pdf)")
+    files = set(tracked_files(root)) | {a for a in ARTEFACTS if a not in missing}
+    keep = []
+    for path in sorted(files):
+        full = os.path.join(root, path)
+        if excluded(path) or not os.path.isfile(full):
+            continue
+        if os.path.getsize(full) > MAX_FILE_BYTES:
+            raise ValueError(f"{path} is {os.path.getsize(full) >> 20} MB: data does not belong "
+                             f"in the submission")
+        keep.append(path)
+    return keep
+
+
+def write_zip(out, root=ROOT, require_artefacts=True, prefix="hw5"):
+    """Write the zip to out; returns the list of paths it holds (relative to the repository)."""
+    files = submission_files(root, require_artefacts)
+    tmp = out + ".tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            zf.write(os.path.join(root, path), f"{prefix}/{path}")
+    os.replace(tmp, out)
+    return files
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(ROOT, "hw5_submission.zip"))
+    args = parser.parse_args(argv)
+    try:
+        files = write_zip(args.out)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"make_submission: {error}")
+    size = os.path.getsize(args.out)
+    print(f"wrote {args.out}: {len(files)} files, {size / 1e6:.1f} MB")
+    print("Submit these three kinds of attachments separately:")
+    print(f"  1. {os.path.join(ROOT, 'writeup.pdf')}")
+    for name in NOTEBOOKS:
+        print(f"  2. {os.path.join(ROOT, name + '.html')}")
+    print(f"  3. {args.out}")
+
+
+if __name__ == "__main__":
+    main()
