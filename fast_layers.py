@@ -87,7 +87,7 @@ def _image_chunks(lo, hi, bytes_per_image):
 # Below this much cols per call, splitting the batch costs more than it saves.
 MIN_PARALLEL_BYTES = 1 << 20
 _blas = None
-_workers = None
+_workers, _worker_count = None, 0
 
 
 def _blas_controller():
@@ -108,14 +108,14 @@ def _by_image_slices(work, m, bytes_per_image):
     There are as many slices as BLAS threads (fewer for small batches). While
     they run, BLAS is limited to one thread: the slices are the parallelism.
     """
-    global _workers
+    global _workers, _worker_count
     if _ext is None:
         return [work(0, m)]            # the NumPy fallback holds the GIL: no gain
     threads = min(_blas_threads(), m, max(1, m * bytes_per_image // MIN_PARALLEL_BYTES))
     if threads <= 1:
         return [work(0, m)]
-    if _workers is None or _workers._max_workers < threads - 1:
-        _workers = ThreadPoolExecutor(threads - 1, thread_name_prefix="fast_layers")
+    if _worker_count < threads - 1:
+        _workers, _worker_count = ThreadPoolExecutor(threads - 1), threads - 1
     bounds = [m * t // threads for t in range(threads + 1)]
     with _blas_controller().limit(limits=1):
         others = [_workers.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
