@@ -1,6 +1,7 @@
 """ThreeLayerConvNet: loss sanity, exact gradients, dtype, validation, training on CIFAR-10."""
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from cnn import ThreeLayerConvNet
 from gradient_check import eval_numerical_gradient, rel_error
@@ -109,6 +110,9 @@ def test_one_epoch_on_cifar10_beats_40_percent_training_accuracy(cifar10):
     model = ThreeLayerConvNet(weight_scale=1e-3, hidden_dim=500, reg=1e-3, seed=0)
     solver = _solver(model, cifar10, optim_config={"learning_rate": 1e-3}, batch_size=50,
                      num_epochs=1, num_val_samples=1000)
-    solver.train()
+    # One BLAS thread: on a shared machine, threaded OpenBLAS stalls at every small
+    # product (10x slower here); single-threaded, the epoch takes about a minute.
+    with threadpool_limits(limits=1, user_api="blas"):
+        solver.train()
     train_acc = solver.check_accuracy(cifar10["X_train"], cifar10["y_train"], num_samples=2000)
     assert train_acc > 0.40, f"training accuracy {train_acc:.3f} after one epoch"
