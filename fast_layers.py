@@ -22,6 +22,9 @@ Max pooling takes a reshape path when the windows tile the input
 sends each window's derivative to its first maximum in row-major order, as
 layers.max_pool_backward_naive does.
 
+conv_relu_pool_forward_fast / backward fuse conv - ReLU - max pool: ReLU and
+pooling read each chunk's product directly, so the conv output is never stored.
+
 The loops come from the compiled im2col_cython extension. Without it every
 function still works, through the pure-NumPy im2col.py, after one warning.
 """
@@ -50,18 +53,16 @@ _warned = False
 CHUNK_BYTES = 2 << 20
 
 
-def _extension(*arrays):
-    """The compiled extension if it can take these arrays, else None (warning once)."""
+def _extension(array):
+    """The compiled extension if it takes array's dtype, else None (warning once if unbuilt)."""
     global _warned
     if _ext is None:
         if not _warned:
             warnings.warn(BUILD_HINT.format(_IMPORT_ERROR), RuntimeWarning, stacklevel=3)
             _warned = True
         return None
-    if any(a.dtype not in (np.float32, np.float64) or a.dtype != arrays[0].dtype
-           for a in arrays):
-        return None      # the extension is typed for float32 / float64 only
-    return _ext
+    # The extension is typed for float32 and float64 only.
+    return _ext if array.dtype in (np.float32, np.float64) else None
 
 
 def _im2col(x, HH, WW, pad, stride):
