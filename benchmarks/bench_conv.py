@@ -1,15 +1,14 @@
 """Speed of the fast conv and pool layers, and of a ThreeLayerConvNet training step.
 
-    .venv/bin/python benchmarks/bench_conv.py          (about 2 minutes; see README.md)
+    .venv/bin/python benchmarks/bench_conv.py          (about a minute; see README.md)
 
-Prints, for float32 and float64 with 2 BLAS threads:
+Prints, for float32 and float64 with 2 threads (BENCH_THREADS to change):
   1. naive vs fast time on the handout's shapes;
   2. conv forward+backward GFLOP/s on four shapes, as a fraction of a square
-     matrix product of the same FLOPs timed just before it in the same run;
-  3. ThreeLayerConvNet training steps (forward, backward, Adam update) per second;
+     matrix product of the same FLOPs timed in the same rounds;
+  3. ThreeLayerConvNet training images per second (forward, backward, Adam update);
   4. 2x2 max pool forward+backward time;
 and the same in PyTorch (CPU) when it is installed, with our/PyTorch ratios.
-Every time is the best of a few repeats, which filters out other processes.
 """
 import os
 import sys
@@ -218,13 +217,16 @@ def main():
             print(f"note: {name}={os.environ[name]} is set; it can slow OpenBLAS (see README)")
     if torch:
         torch.set_num_threads(THREADS)
+    # Other processes skew every number: say how busy the machine was.
     print(f"numpy {np.__version__}, {THREADS} threads, torch "
-          f"{torch.__version__ if torch else 'not installed'}")
+          f"{torch.__version__ if torch else 'not installed'}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     with threadpool_limits(THREADS):
         for dtype in DTYPES:
             naive_vs_fast(dtype)
             conv_rates(dtype)
             train_and_pool(dtype)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
