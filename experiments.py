@@ -9,6 +9,7 @@ minutes; it never writes checkpoints, and its results go to runs/quick/.
 Everything is seeded: a rerun of an experiment reproduces its numbers.
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -129,17 +130,24 @@ def _meta():
 def record_result(key, entry, path=None):
     """Store entry under key in the results JSON (keeping the other keys); returns the path."""
     path = path or results_path()
-    results = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            results = json.load(f)
-    results["meta"] = _meta()
-    results[key] = entry
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    # Notebooks running at once each add their key: a lock on the folder keeps one
+    # from overwriting another's between its read and its write.
+    folder = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        results = {}
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                results = json.load(f)
+        results["meta"] = _meta()
+        results[key] = entry
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        os.replace(path + ".tmp", path)
+    finally:
+        os.close(folder)        # releases the lock
     return path
 
 
