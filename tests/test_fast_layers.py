@@ -150,7 +150,11 @@ def test_fallback_warns_exactly_once_with_build_instructions(monkeypatch):
                                   {"pool_height": 2, "pool_width": 2, "stride": 2}),
     lambda: max_pool_forward_fast(np.zeros((1, 1, 8, 8)),
                                   {"pool_height": 2, "pool_width": 2, "stride": 0}),
-], ids=["untileable-conv", "channel-mismatch", "bias-shape", "untileable-pool", "zero-stride"])
+    lambda: fast_layers.conv_relu_pool_forward_fast(
+        np.zeros((1, 1, 8, 9)), np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 1},
+        {"pool_height": 2, "pool_width": 2, "stride": 2}),
+], ids=["untileable-conv", "channel-mismatch", "bias-shape", "untileable-pool", "zero-stride",
+        "fused-untileable-pool"])
 def test_fast_layers_reject_invalid_hyperparameters(call):
     with pytest.raises(ValueError):
         call()
