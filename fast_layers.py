@@ -326,5 +326,8 @@ def conv_relu_pool_backward_fast(dout, cache, compute_dx=True):
         return conv_backward_fast(relu_backward(dr, relu_cache), conv_cache, compute_dx)
     first, conv_cache, P = cache
     dout = np.ascontiguousarray(dout, dtype=conv_cache[0].dtype)
-    return _conv_backward(lambda lo, hi: _ext.relu_pool_backward_cython(dout[lo:hi], first[lo:hi], P),
-                          conv_cache, compute_dx)
+
+    def dconv_2d(lo, hi):
+        return _ext.relu_pool_backward_cython(dout[lo:hi], first[lo:hi], P)
+
+    return _conv_backward(dconv_2d, conv_cache, compute_dx)

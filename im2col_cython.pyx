@@ -6,9 +6,10 @@ Same layout as im2col.py: cols has shape (C*HH*WW, N*P), P = H_out*W_out, with
 where xpad is x zero-padded by `pad` on each side. Every function takes float32
 or float64 (the `floating` fused type) and returns the same dtype. Callers
 validate the geometry (layers.conv_geometry / pool_geometry) and pass
-C-contiguous arrays. The loops run without the GIL and serially: BLAS already
-uses every core for the matrix products around them, and OpenMP threads that
-spin between calls slowed small calls tenfold on a busy machine.
+C-contiguous arrays. The loops release the GIL so that fast_layers can run
+them on several Python threads, one slice of the batch each; they are not
+parallel themselves (OpenMP threads spinning between calls made small calls
+ten times slower on a busy machine).
 """
 import numpy as np
 from cython cimport floating
@@ -158,7 +159,8 @@ def bias_relu_pool_forward_cython(const floating[:, :, ::1] conv, const floating
     cdef Py_ssize_t F = conv.shape[0], n_img = conv.shape[1]
     cdef Py_ssize_t ph = pool_height, pw = pool_width, S = stride
     cdef Py_ssize_t H_out = (H - ph) // S + 1, W_out = (W - pw) // S + 1
-    out_arr = np.empty((n_img, F, H_out, W_out), dtype=np.float32 if floating is float else np.float64)
+    dtype = np.float32 if floating is float else np.float64
+    out_arr = np.empty((n_img, F, H_out, W_out), dtype=dtype)
     first_arr = np.empty((n_img, F, H_out, W_out), dtype=np.int32)
     cdef floating[:, :, :, ::1] out = out_arr
     cdef int[:, :, :, ::1] first = first_arr

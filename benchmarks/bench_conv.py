@@ -151,9 +151,10 @@ def naive_vs_fast(dtype):
     fast_cache = conv_forward_fast(x, theta, theta0, conv_param)[1]
     cases.append(("conv backward", lambda: conv_backward_naive(dout, naive_cache),
                   lambda: conv_backward_fast(dout, fast_cache)))
-    xp, pool_param = randn((100, 3, 32, 32), dtype), {"pool_height": 2, "pool_width": 2, "stride": 2}
-    pdout = randn((100, 3, 16, 16), dtype)
-    naive_pool, fast_pool = max_pool_forward_naive(xp, pool_param), max_pool_forward_fast(xp, pool_param)
+    xp, pdout = randn((100, 3, 32, 32), dtype), randn((100, 3, 16, 16), dtype)
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    naive_pool = max_pool_forward_naive(xp, pool_param)
+    fast_pool = max_pool_forward_fast(xp, pool_param)
     cases += [("pool forward  x(100,3,32,32) 2x2 s2",
                lambda: max_pool_forward_naive(xp, pool_param),
                lambda: max_pool_forward_fast(xp, pool_param)),

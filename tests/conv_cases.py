@@ -42,8 +42,10 @@ CONV_CASES = [(shape, s, p) for shape, s, p in itertools.product(CONV_SHAPES, (1
               if _valid_conv(shape, s, p)]
 # Window 1 to 3 by 1 to 3, stride 1 to 3: overlapping (stride < window),
 # tiling (stride == window) and gapped (stride > window) pools.
+WINDOW_SIDES = STRIDES = (1, 2, 3)
 POOL_CASES = [(shape, ph, pw, s)
-              for shape, ph, pw, s in itertools.product(POOL_SHAPES, (1, 2, 3), (1, 2, 3), (1, 2, 3))
+              for shape, ph, pw, s in itertools.product(POOL_SHAPES, WINDOW_SIDES, WINDOW_SIDES,
+                                                        STRIDES)
               if _valid_pool(shape, ph, pw, s)]
 
 

@@ -46,14 +46,11 @@ def test_conv_naive_gradients(H, W, stride, pad):
     out, cache = conv_forward_naive(x, theta, theta0, conv_param)
     dout = rng.standard_normal(out.shape)
     dx, dtheta, dtheta0 = conv_backward_naive(dout, cache)
-    numeric = [
-        eval_numerical_gradient_array(lambda v: conv_forward_naive(v, theta, theta0, conv_param)[0],
-                                      x, dout),
-        eval_numerical_gradient_array(lambda v: conv_forward_naive(x, v, theta0, conv_param)[0],
-                                      theta, dout),
-        eval_numerical_gradient_array(lambda v: conv_forward_naive(x, theta, v, conv_param)[0],
-                                      theta0, dout),
-    ]
+    def f(i):
+        return lambda v: conv_forward_naive(*(v if j == i else a for j, a in
+                                              enumerate((x, theta, theta0))), conv_param)[0]
+    numeric = [eval_numerical_gradient_array(f(i), arg, dout)
+               for i, arg in enumerate((x, theta, theta0))]
     for analytic, num in zip((dx, dtheta, dtheta0), numeric):
         assert rel_error(analytic, num) <= 1e-7
 

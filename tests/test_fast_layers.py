@@ -201,7 +201,8 @@ def test_batch_slices_on_threads_equal_naive(monkeypatch):
     for want, got in zip(naive, fast):
         assert np.max(np.abs(got - want)) <= 1e-10
     x, theta, theta0 = conv_inputs((5, 2, 8, 8, 3, 3, 3), np.random.default_rng(9))
-    conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    conv_param = {"stride": 1, "pad": 1}
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     out, cache = fast_layers.conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param)
     a, conv_cache = conv_forward_naive(x, theta, theta0, conv_param)
     want_out, pool_cache = max_pool_forward_naive(np.maximum(a, 0), pool_param)

@@ -31,7 +31,8 @@ def test_conv_sandwich_gradients(forward, backward, params):
     for i, name in enumerate(("dx", "dtheta", "dtheta0")):
         def f(v, i=i):
             return forward(*(v if j == i else a for j, a in enumerate(args)), *params)[0]
-        assert rel_error(analytic[i], eval_numerical_gradient_array(f, args[i], dout)) <= 1e-7, name
+        numeric = eval_numerical_gradient_array(f, args[i], dout)
+        assert rel_error(analytic[i], numeric) <= 1e-7, name
 
 
 def test_conv_relu_pool_matches_its_parts_and_can_skip_dx():
