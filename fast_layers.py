@@ -28,6 +28,7 @@ pooling read each chunk's product directly, so the conv output is never stored.
 The loops come from the compiled im2col_cython extension. Without it every
 function still works, through the pure-NumPy im2col.py, after one warning.
 """
+import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -88,7 +89,7 @@ def _image_chunks(lo, hi, bytes_per_image):
 # Below this much cols per call, splitting the batch costs more than it saves.
 MIN_PARALLEL_BYTES = 1 << 20
 _blas = None
-_workers, _worker_count = None, 0
+_workers, _worker_count, _workers_pid = None, 0, None
 
 
 def _blas_controller():
@@ -109,14 +110,16 @@ def _by_image_slices(work, m, bytes_per_image):
     There are as many slices as BLAS threads (fewer for small batches). While
     they run, BLAS is limited to one thread: the slices are the parallelism.
     """
-    global _workers, _worker_count
+    global _workers, _worker_count, _workers_pid
     if _ext is None:
         return [work(0, m)]            # the NumPy fallback holds the GIL: no gain
     threads = min(_blas_threads(), m, max(1, m * bytes_per_image // MIN_PARALLEL_BYTES))
     if threads <= 1:
         return [work(0, m)]
-    if _worker_count < threads - 1:
-        _workers, _worker_count = ThreadPoolExecutor(threads - 1), threads - 1
+    # A forked child inherits the executor but not its threads: start afresh.
+    if _worker_count < threads - 1 or _workers_pid != os.getpid():
+        _workers = ThreadPoolExecutor(threads - 1)
+        _worker_count, _workers_pid = threads - 1, os.getpid()
     bounds = [m * t // threads for t in range(threads + 1)]
     with _blas_controller().limit(limits=1):
         others = [_workers.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]

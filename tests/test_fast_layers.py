@@ -211,3 +211,18 @@ def test_batch_slices_on_threads_equal_naive(monkeypatch):
     want = conv_backward_naive(max_pool_backward_naive(dout, pool_cache) * (a > 0), conv_cache)
     for w, g in zip(want, fast_layers.conv_relu_pool_backward_fast(dout, cache)):
         assert np.max(np.abs(g - w)) <= 1e-10
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_threads_work_in_a_forked_child(monkeypatch):
+    # The worker threads do not survive a fork; the child must not wait on them.
+    import multiprocessing
+    if fast_layers._ext is None:
+        pytest.skip("im2col_cython not built (make build)")
+    monkeypatch.setattr(fast_layers, "_blas_threads", lambda: 2)
+    monkeypatch.setattr(fast_layers, "MIN_PARALLEL_BYTES", 1)
+    x, theta, theta0 = conv_inputs((4, 2, 6, 6, 2, 3, 3), np.random.default_rng(11))
+    want = conv_forward_fast(x, theta, theta0, {"stride": 1, "pad": 1})[0]   # starts threads
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(conv_forward_fast, (x, theta, theta0, {"stride": 1, "pad": 1}))
+        np.testing.assert_array_equal(got.get(timeout=60)[0], want)
