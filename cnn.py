@@ -93,6 +93,5 @@ class ThreeLayerConvNet:
         # The images are data, not parameters: skip their derivative.
         _, grads["theta1"], grads["theta1_0"] = conv_relu_pool_backward(dh1, cache1,
                                                                         compute_dx=False)
-        if self.reg:                      # the penalty costs a pass over every weight
-            loss += l2_penalty(p, self.reg, grads)
+        loss += l2_penalty(p, self.reg, grads)
         return loss, grads

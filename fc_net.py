@@ -25,6 +25,8 @@ def init_affine_params(dims, weight_scale, dtype, rng):
 def l2_penalty(params, reg, grads):
     """Return 0.5 * reg * sum ||theta<l>||^2 and add reg * theta<l> to grads in place."""
     penalty = 0.0
+    if reg == 0:
+        return penalty  # spares a pass over every weight
     for name, value in params.items():
         if name.startswith("theta") and not name.endswith("_0"):
             penalty += 0.5 * reg * float(np.sum(value * value))
@@ -60,6 +62,8 @@ class FullyConnectedNet:
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout is the probability of dropping a unit and must be in "
                              f"[0, 1), got {dropout!r}")
+        if not reg >= 0:
+            raise ValueError(f"reg must be non-negative, got {reg!r}")
         self.reg = reg
         self.dtype = dtype
         self.input_dim = input_dim

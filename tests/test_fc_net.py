@@ -137,6 +137,8 @@ def test_bad_input_is_named():
         net.loss(np.ones((2, 12)), np.array([0, 6]))
     with pytest.raises(ValueError, match="dropout"):
         FullyConnectedNet([8], dropout=1.0)
+    with pytest.raises(ValueError, match="reg must be non-negative"):
+        FullyConnectedNet([8], reg=-1.0)
 
 
 # ------------------------------------------------- the handout's overfit checks
