@@ -46,10 +46,11 @@ writeup: venv latex
 two-layer: venv
 	$(PY) experiments.py two-layer
 
-# Execute the three notebooks on CIFAR-10 (in place, with HTML exports; skips those whose
-# outputs match the current code; resumes long trainings from checkpoints/).
+# Execute the three notebooks on CIFAR-10 (in place, with HTML exports). Skips a notebook
+# whose saved outputs match the current code (FORCE=1 reruns it); long trainings resume
+# from checkpoints/.
 notebooks: data build
-	$(PY) run_notebooks.py
+	$(PY) run_notebooks.py $(if $(FORCE),--force)
 
 # Every cell on a small subset in a few minutes, into runs/quick/ (never over the notebooks).
 notebooks-quick: data build

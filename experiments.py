@@ -26,6 +26,7 @@ from data_utils import BATCH_FILES, cifar10_dir, get_CIFAR10_data, load_CIFAR_ba
 from fc_net import FullyConnectedNet, TwoLayerNet
 from layers import conv_forward_naive
 from solver import Solver
+from vis_utils import show_grid
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 QUICK_ENV = "HW5_QUICK"
@@ -355,7 +356,8 @@ def narrow_ranges(ranges, trials, top):
     out = {}
     for name, values in logs.items():
         lo, hi = ranges[name]
-        out[name] = (max(lo, min(values) - margin[name]), min(hi, max(values) + margin[name]))
+        out[name] = (float(max(lo, min(values) - margin[name])),
+                     float(min(hi, max(values) + margin[name])))
     return out
 
 
@@ -424,6 +426,12 @@ def fc_hyperparameters(best, hidden_dims=FC_ARCHITECTURE):
                 inputs="divided by the pixel std")
 
 
+def show_units(net, n=100, image_shape=(3, 32, 32), ax=None):
+    """First-layer weights of the first n hidden units only, large enough to read."""
+    images = net.params["theta1"][:, :n].reshape(*image_shape, -1).transpose(3, 1, 2, 0)
+    return show_grid(images, ax=ax, title=f"first-layer weights of the first {n} units")
+
+
 def train_fc_best(data, best, hidden_dims=FC_ARCHITECTURE, final=None, seed=0):
     """Train the chosen setting on all the training data for the final epoch budget."""
     final = final or pick(FC_FINAL, QUICK_FC_FINAL)
@@ -470,8 +478,10 @@ def demo_filters():
     theta = np.zeros((2, 3, 3, 3))
     theta[0, :, 1, 1] = luminance
     sobel = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=float)
-    theta[1] = luminance[:, None, None] * sobel      # edges of the luminance image
-    return theta, np.array([0.0, 128.0])             # bias centres the signed edge map
+    # Edges of the luminance image, scaled by 1/8 so that the strongest possible edge
+    # (+-4 * 255) spans +-127 and, with a bias of 128, the map fits the 0-255 grey range.
+    theta[1] = luminance[:, None, None] * sobel / 8
+    return theta, np.array([0.0, 128.0])
 
 
 def filter_demo(images):
@@ -506,7 +516,7 @@ CNN_OVERFIT = dict(num_train=100, num_epochs=15, batch_size=50, learning_rate=1e
 CNN_ONE_EPOCH = dict(hidden_dim=500, num_filters=32, filter_size=7, weight_scale=1e-3, reg=1e-3,
                      learning_rate=1e-3, num_epochs=1, batch_size=50)
 CNN_TUNED = dict(hidden_dim=500, num_filters=32, filter_size=7, weight_scale=1e-3, reg=1e-3,
-                 learning_rate=1e-3, lr_decay=0.9, num_epochs=6, batch_size=50)
+                 learning_rate=1e-3, lr_decay=0.9, num_epochs=10, batch_size=50)
 QUICK_CNN = dict(num_epochs=1)
 
 
