@@ -1,0 +1,130 @@
+"""The three notebooks: the committed ones are complete full runs that meet the handout's
+targets and agree with results/results.json; and (slow) every notebook runs top to bottom in
+quick mode without touching the committed files."""
+import hashlib
+import json
+import os
+import re
+
+import nbformat
+import pytest
+
+import data_utils
+import run_notebooks
+
+ROOT = run_notebooks.ROOT
+NOTEBOOKS = run_notebooks.NOTEBOOKS
+RESULTS = os.path.join(ROOT, "results", "results.json")
+
+# Every problem of the handout, in the handout's order, by notebook.
+PROBLEMS = {
+    "FullyConnectedNets.ipynb": ["4.1.1", "4.1.2", "4.1.3", "4.1.4", "Sandwich", "Loss layers",
+                                 "4.1.5", "4.1.6", "4.1.7", "4.1.8", "4.1.9", "4.1.10",
+                                 "4.1.11", "4.1.12", "4.3"],
+    "Dropout.ipynb": ["4.2.1", "4.2.2", "4.2.3", "4.2.4"],
+    "ConvolutionalNetworks.ipynb": ["4.4.1", "hand-set filters", "4.4.2", "4.4.3", "4.4.4",
+                                    "Fast layers", "sandwich", "4.4.5", "4.4.6", "4.4.7"],
+}
+MAX_CODE_LINES = 12     # cells stay thin: the logic lives in modules
+
+
+def load(name, folder=ROOT):
+    return nbformat.read(os.path.join(folder, name), as_version=4)
+
+
+def text_outputs(cell):
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
+                   for o in cell.get("outputs", []))
+
+
+def errors(nb):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "error"]
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+# ------------------------------------------------------- committed notebooks
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_headings_cover_every_problem_in_order(name):
+    headings = [line for c in load(name).cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("#")]
+    position = 0
+    for problem in PROBLEMS[name]:
+        found = [i for i, h in enumerate(headings) if problem.lower() in h.lower() and i >= position]
+        assert found, f"{name}: no heading for {problem} after {headings[position - 1]!r}"
+        position = found[0] + 1
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebooks_are_complete_full_runs(name):
+    nb = load(name)
+    meta = nb.metadata.get("hw5", {})
+    assert meta.get("complete") is True and meta.get("quick") is False, meta
+    assert not errors(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "every code cell ran"
+    assert "cifar-10-batches-py" in text_outputs(code[1]), "says which CIFAR-10 copy it read"
+    assert os.path.isfile(os.path.join(ROOT, name.replace(".ipynb", ".html")))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_cells_are_thin(name):
+    code = [c for c in load(name).cells if c.cell_type == "code"]
+    for cell in code[1:]:                  # the first cell holds the imports
+        assert len(cell.source.splitlines()) <= MAX_CODE_LINES, cell.source
+
+
+def test_results_meet_the_handout_targets():
+    with open(RESULTS) as f:
+        results = json.load(f)
+    assert results["meta"]["mode"] == "full"
+    assert results["two_layer"]["val_acc"] >= 0.50
+    assert results["fc_best"]["val_acc"] >= 0.50
+    one_epoch, tuned = results["cnn_three_layer"]["runs"]
+    assert one_epoch["train_acc"] > 0.40 and tuned["val_acc"] > 0.50
+    assert results["convnet_best"]["val_acc"] >= 0.65
+    labels = [run["label"] for run in results["dropout"]["runs"]]
+    assert labels == ["no dropout", "dropout p = 0.75"]
+
+
+def test_last_cell_prints_the_final_accuracies_of_results_json():
+    with open(RESULTS) as f:
+        best = json.load(f)["convnet_best"]
+    last = [c for c in load("ConvolutionalNetworks.ipynb").cells if c.cell_type == "code"][-1]
+    printed = dict(re.findall(r"(training|validation|test) accuracy\s+([0-9.]+)", text_outputs(last)))
+    assert set(printed) == {"training", "validation", "test"}
+    for word, key in (("training", "train_acc"), ("validation", "val_acc"), ("test", "test_acc")):
+        assert float(printed[word]) == pytest.approx(best[key], abs=1e-4)
+
+
+# ---------------------------------------------------------------- quick run
+
+@pytest.mark.slow
+def test_every_notebook_runs_in_quick_mode(tmp_path):
+    if not data_utils.has_cifar10(data_utils.cifar10_dir()):
+        message = "CIFAR-10 not found; set CIFAR10_DIR or run `make data`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    committed = [os.path.join(ROOT, n) for n in NOTEBOOKS]
+    committed += [p.replace(".ipynb", ".html") for p in committed] + [RESULTS]
+    before = {p: sha(p) for p in committed if os.path.exists(p)}
+
+    times = run_notebooks.run(quick=True, out_dir=str(tmp_path), force=True)
+
+    assert set(times) == set(NOTEBOOKS) and all(t is not None for t in times.values())
+    for name in NOTEBOOKS:
+        nb = load(name, str(tmp_path))
+        assert nb.metadata["hw5"]["complete"] and nb.metadata["hw5"]["quick"]
+        assert not errors(nb)
+        assert (tmp_path / name.replace(".ipynb", ".html")).is_file()
+    with open(tmp_path / "results.json") as f:
+        results = json.load(f)
+    assert results["meta"]["mode"] == "quick"
+    assert {"two_layer", "fc_best", "dropout", "cnn_three_layer", "convnet_best"} <= set(results)
+    assert {p: sha(p) for p in before} == before, "quick mode wrote over committed files"
