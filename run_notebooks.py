@@ -187,8 +187,11 @@ def main(argv=None):
     times = run(args.notebooks, quick=quick, out_dir=args.out_dir, force=args.force,
                 timeout=args.timeout)
     ran = {k: v for k, v in times.items() if v is not None}
-    print("=== wall time: " + ", ".join(f"{k} {v:.0f}s" for k, v in ran.items())
-          + f"; total {time.time() - start:.0f}s")
+    if ran:
+        print("=== wall time: " + ", ".join(f"{k} {v:.0f}s" for k, v in ran.items())
+              + f"; total {time.time() - start:.0f}s")
+    else:
+        print("=== every notebook was current; nothing ran")
 
 
 if __name__ == "__main__":
