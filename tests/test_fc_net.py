@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fc_net import FullyConnectedNet, TwoLayerNet
-from gradient_check import eval_numerical_gradient, rel_error
+from model_checks import assert_gradients_exact
 from solver import Solver
 
 
@@ -19,26 +19,6 @@ def reference_loss(params, X, y, num_layers, reg):
     data_loss = np.mean(log_z - h[np.arange(len(y)), y])
     penalty = sum(np.sum(params[f"theta{l}"] ** 2) for l in range(1, num_layers + 1))
     return data_loss + 0.5 * reg * penalty
-
-
-def assert_gradients_exact(model, X, y, tol=1e-6):
-    """Every analytic gradient within rel_error tol of centred differences (float64).
-
-    Biases are made nonzero first: with zero biases and heavy dropout a
-    pre-activation can sit exactly on the ReLU kink, where no derivative exists.
-    The inputs are seeded: rel_error is elementwise, and an entry of magnitude
-    below ~1e-5 carries the difference quotient's round-off (~eps * J / h ~ 1e-10)
-    into a relative error above 1e-6 however right the backward pass is.
-    """
-    rng = np.random.default_rng(99)
-    for name in model.params:
-        if name.endswith("_0"):
-            model.params[name] = 0.1 * rng.standard_normal(model.params[name].shape)
-    _, grads = model.loss(X, y)
-    assert set(grads) == set(model.params)
-    for name, value in model.params.items():
-        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], value)
-        assert rel_error(numeric, grads[name]) <= tol, name
 
 
 def small_problem(seed=0, m=5, d=12, C=6):
