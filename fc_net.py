@@ -52,29 +52,40 @@ class FullyConnectedNet:
     reg:          L2 strength.
     weight_scale: standard deviation of the initial weights.
     dtype:        parameter dtype; float64 for gradient checks, float32 to train.
-    seed:         seeds the weight initialisation and fixes the dropout masks (so the
-                  loss is a deterministic function, as gradient checks need);
-                  leave it None when training with dropout.
+    seed:         the handout's switch for gradient checks: seeds the initial weights
+                  and FIXES the dropout mask, so the loss is a deterministic function.
+                  Never train with it: every step would drop the same units.
+    rng:          for training: a seed or np.random.Generator that draws the initial
+                  weights and then a NEW dropout mask at every training-mode forward
+                  pass. It is self.rng, whose state the Solver saves in checkpoints.
+    With neither, weights and masks come from a generator seeded by the OS.
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout=0,
-                 reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None):
+                 reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None, rng=None):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout is the probability of dropping a unit and must be in "
                              f"[0, 1), got {dropout!r}")
         if not reg >= 0:
             raise ValueError(f"reg must be non-negative, got {reg!r}")
+        if seed is not None and rng is not None:
+            raise ValueError("give seed (fixed dropout masks, for gradient checks) or rng "
+                             "(new masks every step, for training), not both")
         self.reg = reg
+        self.dropout = dropout
         self.dtype = dtype
         self.input_dim = input_dim
         self.num_classes = num_classes
         self.num_layers = len(hidden_dims) + 1
         dims = [input_dim, *hidden_dims, num_classes]
-        self.params = init_affine_params(dims, weight_scale, dtype, np.random.default_rng(seed))
+        self.rng = np.random.default_rng(seed if seed is not None else rng)
+        self.params = init_affine_params(dims, weight_scale, dtype, self.rng)
         self.use_dropout = dropout > 0
         self.dropout_param = {"mode": "train", "p": dropout}
         if seed is not None:
             self.dropout_param["seed"] = seed
+        else:
+            self.dropout_param["rng"] = self.rng
 
     def loss(self, X, y=None):
         """Scores (m, C) when y is None; otherwise (loss, grads) for labels y of shape (m,)."""
@@ -113,6 +124,6 @@ class TwoLayerNet(FullyConnectedNet):
     """
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10,
-                 weight_scale=1e-3, reg=0.0, dtype=np.float64, seed=None):
+                 weight_scale=1e-3, reg=0.0, dtype=np.float64, seed=None, rng=None):
         super().__init__([hidden_dim], input_dim=input_dim, num_classes=num_classes,
-                         reg=reg, weight_scale=weight_scale, dtype=dtype, seed=seed)
+                         reg=reg, weight_scale=weight_scale, dtype=dtype, seed=seed, rng=rng)

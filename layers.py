@@ -163,24 +163,38 @@ def dropout_forward(x, dropout_param):
     dropout_param: dict with
       'p':    probability of DROPPING each unit, 0 <= p < 1;
       'mode': 'train' (drop and rescale) or 'test' (identity);
-      'seed': optional; when given, the mask comes from np.random.default_rng(seed),
-              leaving NumPy's global generator untouched.
+      'seed': optional; fixes the mask: every call draws it from
+              np.random.default_rng(seed), so the layer is a deterministic function
+              (what gradient checks need; never use it to train);
+      'rng':  optional np.random.Generator; every call draws a new mask from it and
+              advances it (what training needs: reproducible, and resumable from
+              the generator's state).
+    With neither, the mask comes from NumPy's global generator.
     In train mode out = x * mask with mask = [u >= p] / (1 - p), u ~ U[0, 1), so
     E[out] = x and test mode needs no rescaling.
     Returns (out, cache).
     """
     p = dropout_param.get("p")
     mode = dropout_param.get("mode", "train")
+    unknown = sorted(set(dropout_param) - {"p", "mode", "seed", "rng"})
+    _require(not unknown, f"unknown dropout_param key(s) {unknown}; valid keys are "
+                          f"['mode', 'p', 'rng', 'seed']")
     _require(isinstance(p, (int, float, np.floating)) and 0 <= p < 1,
              f"dropout_param['p'] is the probability of dropping a unit and must be in [0, 1), "
              f"got {p!r}")
     _require(mode in ("train", "test"),
              f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
+    seed, rng = dropout_param.get("seed"), dropout_param.get("rng")
+    _require(seed is None or rng is None,
+             "dropout_param takes 'seed' (one fixed mask) or 'rng' (a new mask per call), "
+             "not both")
+    _require(rng is None or isinstance(rng, np.random.Generator),
+             f"dropout_param['rng'] must be a numpy.random.Generator, got {type(rng).__name__}")
     if mode == "test":
         return x, (dropout_param, None)
-    seed = dropout_param.get("seed")
-    uniform = np.random.default_rng(seed).random(x.shape) if seed is not None \
-        else np.random.random_sample(x.shape)
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+    uniform = rng.random(x.shape) if rng is not None else np.random.random_sample(x.shape)
     mask = ((uniform >= p) / (1 - p)).astype(x.dtype)
     return x * mask, (dropout_param, mask)
 

@@ -8,12 +8,17 @@ Example:
     solver.train()
     solver.best_val_acc, solver.loss_history, solver.val_acc_history
 
+With checkpoint_name set, solver.resume() before solver.train() continues a
+killed run from its latest checkpoint (one written with the same settings).
+
 data holds 'X_train', 'y_train', 'X_val', 'y_val'. The model must expose
 `params` (name -> array) and `loss(X, y=None)` returning scores when y is None
 and (loss, grads) otherwise. After train() the model holds the parameters
 that scored best on the validation set.
 """
 import glob
+import hashlib
+import json
 import os
 import pickle
 import re
@@ -26,7 +31,7 @@ from layers import nonnegative_int, positive_int
 
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
-                checkpoint_name=None, print_every=10, verbose=True, seed=None)
+                checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None)
 
 
 class Solver:
@@ -41,8 +46,12 @@ class Solver:
                          max(1, N_train // batch_size) steps of a fresh shuffle.
       num_train_samples: training examples used to measure training accuracy (None: all).
       num_val_samples:   validation examples used to measure validation accuracy (None: all).
-      checkpoint_name:   if set, '<checkpoint_name>_epoch_<e>.pkl' is written after epoch e;
-                         load_checkpoint() resumes from one.
+      checkpoint_name:   if set, '<checkpoint_name>-<fingerprint>_epoch_<e>.pkl' is
+                         written after epoch e, where the fingerprint hashes the settings,
+                         the model's configuration and initial parameters and the data's
+                         shape, so a changed setting never resumes a stale run;
+                         resume() or load_checkpoint() continues from one.
+      keep_last:         how many of the newest checkpoints to keep (older ones are deleted).
       print_every:       print the loss every this many steps (with verbose).
       verbose:           print progress.
       seed:              seeds the shuffles and subsamples; None uses NumPy's global generator.
@@ -68,9 +77,15 @@ class Solver:
         self.num_train_samples = settings["num_train_samples"]
         self.num_val_samples = settings["num_val_samples"]
         self.checkpoint_name = settings["checkpoint_name"]
+        self.keep_last = positive_int("keep_last", settings["keep_last"])
         self.print_every = positive_int("print_every", settings["print_every"])
         self.verbose = settings["verbose"]
         self.rng = np.random if settings["seed"] is None else np.random.default_rng(settings["seed"])
+        self.fingerprint = _fingerprint(model, data, settings)
+        self.checkpoint_prefix = (None if self.checkpoint_name is None
+                                  else f"{self.checkpoint_name}-{self.fingerprint[:10]}")
+        self.resumed_from = None
+        self.wall_time_s = 0.0
         self._reset()
 
     @staticmethod
@@ -124,7 +139,10 @@ class Solver:
         return train_acc, val_acc
 
     def train(self):
-        """Run the remaining epochs, then load the best parameters into the model."""
+        """Run the remaining epochs, then load the best parameters into the model.
+
+        Returns the Solver; wall_time_s holds the seconds this call took.
+        """
         total = self.num_epochs * self.iterations_per_epoch
         clock = (time.time(), self.t, total)
         if self.epoch == 0:
@@ -143,6 +161,7 @@ class Solver:
             self._save_checkpoint()
         if self.best_params:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+        self.wall_time_s = time.time() - clock[0]
         return self
 
     def _log_accuracies(self, train_acc, val_acc, clock):
@@ -168,42 +187,107 @@ class Solver:
 
     # ---------------------------------------------------------- checkpoints
 
+    def _random_state(self):
+        """The state of every generator training draws from: the Solver's and the model's."""
+        state = {"solver": (np.random.get_state() if self.rng is np.random
+                            else self.rng.bit_generator.state)}
+        model_rng = getattr(self.model, "rng", None)
+        if isinstance(model_rng, np.random.Generator):
+            state["model"] = model_rng.bit_generator.state
+        return state
+
     def _save_checkpoint(self):
-        if self.checkpoint_name is None:
+        if self.checkpoint_prefix is None:
             return
         state = {name: getattr(self, name) for name in _CHECKPOINTED}
         state["params"] = self.model.params
-        state["rng_state"] = (np.random.get_state() if self.rng is np.random
-                              else self.rng.bit_generator.state)
-        path = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
+        state["random_state"] = self._random_state()
+        state["fingerprint"] = self.fingerprint
+        path = f"{self.checkpoint_prefix}_epoch_{self.epoch}.pkl"
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path + ".tmp", "wb") as f:
             pickle.dump(state, f)
         os.replace(path + ".tmp", path)  # a crash mid-write never leaves a torn checkpoint
+        for _, old in _checkpoints(self.checkpoint_prefix)[:-self.keep_last]:
+            os.remove(old)
 
     def load_checkpoint(self, path):
-        """Restore model parameters, optimizer state, histories and epoch from path.
+        """Restore model parameters, optimizer state, histories, generators and epoch from path.
 
-        A following train() continues with the next epoch.
+        A following train() continues with the next epoch. A checkpoint written with
+        other settings is refused (ValueError) before anything is changed.
         """
         with open(path, "rb") as f:
             state = pickle.load(f)
+        if state.get("fingerprint") != self.fingerprint:
+            raise ValueError(f"{path} was written by a run with other settings (model, "
+                             f"parameters, data or Solver arguments); refusing to resume from it")
         for name in _CHECKPOINTED:
             setattr(self, name, state[name])
         self.model.params.update(state["params"])
+        random_state = state["random_state"]
         if self.rng is np.random:
-            np.random.set_state(state["rng_state"])
+            np.random.set_state(random_state["solver"])
         else:
-            self.rng.bit_generator.state = state["rng_state"]
+            self.rng.bit_generator.state = random_state["solver"]
+        if "model" in random_state:
+            self.model.rng.bit_generator.state = random_state["model"]
         return self
 
+    def resume(self):
+        """Load this run's latest checkpoint, if any; returns its epoch or None.
+
+        Prints where it resumed from (with verbose). Sets resumed_from.
+        """
+        latest = self.checkpoint_prefix and self.latest_checkpoint(self.checkpoint_prefix)
+        if latest:
+            self.load_checkpoint(latest)
+            self.resumed_from = self.epoch
+            if self.verbose:
+                print(f"resuming from {os.path.basename(latest)} (epoch {self.epoch})")
+        return self.resumed_from
+
     @staticmethod
-    def latest_checkpoint(checkpoint_name):
-        """Path of the highest-epoch checkpoint written under checkpoint_name, or None."""
-        pattern = re.compile(re.escape(os.path.basename(checkpoint_name)) + r"_epoch_(\d+)\.pkl$")
-        found = [(int(m.group(1)), p) for p in glob.glob(f"{glob.escape(checkpoint_name)}_epoch_*.pkl")
-                 if (m := pattern.search(p))]
-        return max(found)[1] if found else None
+    def latest_checkpoint(prefix):
+        """Path of the highest-epoch checkpoint '<prefix>_epoch_<e>.pkl', or None."""
+        found = _checkpoints(prefix)
+        return found[-1][1] if found else None
+
+
+def _checkpoints(prefix):
+    """[(epoch, path)] of the checkpoints '<prefix>_epoch_<e>.pkl', oldest first."""
+    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"_epoch_(\d+)\.pkl$")
+    return sorted((int(m.group(1)), p) for p in glob.glob(f"{glob.escape(prefix)}_epoch_*.pkl")
+                  if (m := pattern.search(p)))
+
+
+def _model_config(model):
+    """The model's class and plain settings (numbers, strings, dtypes), and a wrapped model's."""
+    config = {"class": type(model).__name__}
+    for name, value in sorted(vars(model).items()):
+        if isinstance(value, (bool, int, float, str, tuple, type, np.dtype)):
+            config[name] = str(value)
+        elif hasattr(value, "params") and hasattr(value, "loss"):
+            config[name] = _model_config(value)
+    return config
+
+
+def _fingerprint(model, data, settings):
+    """SHA-256 of everything a run's result depends on but its checkpoint does not hold."""
+    digest = hashlib.sha256()
+    for name in sorted(model.params):
+        digest.update(name.encode() + np.ascontiguousarray(model.params[name]).tobytes())
+    for key in ("X_train", "y_train", "X_val", "y_val"):
+        array = np.asarray(data[key])
+        digest.update(f"{key}{array.shape}{array.dtype}".encode())
+        digest.update(np.ascontiguousarray(array[:1]).tobytes() + np.ascontiguousarray(array[-1:]).tobytes())
+    rule = settings["update_rule"]
+    described = {k: v for k, v in settings.items() if k not in ("checkpoint_name", "keep_last",
+                                                                 "print_every", "verbose")}
+    described["update_rule"] = getattr(rule, "__name__", rule)
+    described["model"] = _model_config(model)
+    digest.update(json.dumps(described, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 _CHECKPOINTED = ("epoch", "t", "best_val_acc", "best_params", "loss_history",

@@ -3,6 +3,7 @@ numerical gradients, plus the handout's sanity checks."""
 import numpy as np
 import pytest
 
+import fc_net
 from fc_net import FullyConnectedNet, TwoLayerNet
 from model_checks import assert_gradients_exact
 from solver import Solver
@@ -82,6 +83,51 @@ def test_dropout_changes_training_loss_but_not_scores():
                                 weight_scale=0.5, dtype=np.float64, seed=5)
     np.testing.assert_array_equal(plain.loss(X), dropped.loss(X))
     assert plain.loss(X, y)[0] != dropped.loss(X, y)[0]
+
+
+def masks_seen(net, X, y, steps):
+    """The dropout masks of the first hidden layer over `steps` training-mode losses."""
+    seen = []
+    original = fc_net.dropout_forward
+
+    def spy(h, param):
+        out, cache = original(h, param)
+        seen.append(cache[1])
+        return out, cache
+    fc_net.dropout_forward = spy
+    try:
+        for _ in range(steps):
+            net.loss(X, y)
+    finally:
+        fc_net.dropout_forward = original
+    return seen[::net.num_layers - 1]
+
+
+def test_training_net_draws_a_new_mask_every_step_and_replays_from_rng():
+    X, y = small_problem(8)
+    masks = masks_seen(FullyConnectedNet([20, 20], input_dim=12, num_classes=6, dropout=0.5,
+                                         rng=3), X, y, 3)
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    replay = masks_seen(FullyConnectedNet([20, 20], input_dim=12, num_classes=6, dropout=0.5,
+                                          rng=3), X, y, 3)
+    for a, b in zip(masks, replay):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seed_fixes_the_mask_for_gradient_checks_and_excludes_rng():
+    X, y = small_problem(8)
+    net = FullyConnectedNet([20], input_dim=12, num_classes=6, dropout=0.5, seed=3)
+    first, second = masks_seen(net, X, y, 2)
+    np.testing.assert_array_equal(first, second)
+    with pytest.raises(ValueError, match="not both"):
+        FullyConnectedNet([20], input_dim=12, dropout=0.5, seed=1, rng=1)
+
+
+def test_rng_and_seed_draw_the_same_initial_weights():
+    a = FullyConnectedNet([7], input_dim=5, seed=4)
+    b = FullyConnectedNet([7], input_dim=5, rng=4)
+    for key in a.params:
+        np.testing.assert_array_equal(a.params[key], b.params[key])
 
 
 def test_parameter_names_follow_depth():

@@ -123,6 +123,26 @@ def test_dropout_seed_is_reproducible_and_leaves_global_rng_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
+def test_dropout_rng_draws_a_new_mask_every_call_and_replays_from_its_seed():
+    x = np.ones((40, 40))
+    param = {"p": 0.5, "mode": "train", "rng": np.random.default_rng(1)}
+    first, second = dropout_forward(x, param)[0], dropout_forward(x, param)[0]
+    assert not np.array_equal(first, second)
+    again = {"p": 0.5, "mode": "train", "rng": np.random.default_rng(1)}
+    np.testing.assert_array_equal(dropout_forward(x, again)[0], first)
+    np.testing.assert_array_equal(dropout_forward(x, again)[0], second)
+
+
+@pytest.mark.parametrize("param, word", [
+    ({"p": 0.5, "seed": 1, "rng": np.random.default_rng(0)}, "not both"),
+    ({"p": 0.5, "rng": 3}, "Generator"),
+    ({"p": 0.5, "prob": 0.3}, "prob"),
+])
+def test_dropout_rejects_conflicting_or_unknown_settings(param, word):
+    with pytest.raises(ValueError, match=word):
+        dropout_forward(np.ones((2, 2)), param)
+
+
 def test_dropout_gradient():
     x = rng.standard_normal((6, 8))
     param = {"p": 0.3, "mode": "train", "seed": 4}

@@ -1,4 +1,7 @@
 """solver.py: epoch arithmetic, histories, best parameters, divergence, checkpoints."""
+import glob
+import os
+
 import numpy as np
 import pytest
 
@@ -96,19 +99,75 @@ def test_progress_is_printed(capsys):
 
 def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
     name = str(tmp_path / "ckpt" / "toy")
-    straight = make_solver(update_rule="adam", optim_config={"learning_rate": 1e-2},
-                           num_epochs=4, lr_decay=0.9, checkpoint_name=name).train()
-    assert Solver.latest_checkpoint(name).endswith("toy_epoch_4.pkl")
+    settings = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, num_epochs=4,
+                    lr_decay=0.9, checkpoint_name=name, keep_last=4)
+    straight = make_solver(**settings).train()
+    assert Solver.latest_checkpoint(straight.checkpoint_prefix).endswith("_epoch_4.pkl")
 
-    resumed = make_solver(model=toy_model(seed=5), update_rule="adam",
-                          optim_config={"learning_rate": 1e-2}, num_epochs=4, lr_decay=0.9)
-    resumed.load_checkpoint(f"{name}_epoch_2.pkl")
+    resumed = make_solver(**settings)
+    resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.pkl")
     assert resumed.epoch == 2 and len(resumed.loss_history) == 20
     resumed.train()
     np.testing.assert_allclose(resumed.loss_history, straight.loss_history, rtol=1e-12)
     assert resumed.val_acc_history == straight.val_acc_history
     for name_, value in straight.model.params.items():
         np.testing.assert_allclose(resumed.model.params[name_], value, rtol=1e-12)
+
+
+def dropout_model(rng=0):
+    return FullyConnectedNet([16, 16], input_dim=6, num_classes=2, dropout=0.5,
+                             weight_scale=0.3, dtype=np.float64, rng=rng)
+
+
+def test_resume_restores_the_dropout_generator_to_the_same_bits(tmp_path):
+    name = str(tmp_path / "drop")
+    settings = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, num_epochs=4,
+                    checkpoint_name=name)
+    straight = make_solver(model=dropout_model(), **settings).train()
+    # Kill after epoch 2: rerun the first two epochs only, then resume in a new process-like
+    # Solver with a freshly built model (its generator starts over from the seed).
+    partial = make_solver(model=dropout_model(), **{**settings, "checkpoint_name": str(tmp_path / "p")})
+    partial.num_epochs = 2
+    partial.train()
+    resumed = make_solver(model=dropout_model(), **{**settings, "checkpoint_name": str(tmp_path / "p")})
+    assert resumed.resume() == 2 and resumed.resumed_from == 2
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
+    for key, value in straight.model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[key], value)
+
+
+def ckpt_files(solver):
+    return sorted(glob.glob(f"{solver.checkpoint_prefix}_epoch_*.pkl"))
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path):
+    solver = make_solver(num_epochs=5, checkpoint_name=str(tmp_path / "k"), keep_last=2).train()
+    assert [os.path.basename(p)[-11:] for p in ckpt_files(solver)] == ["epoch_4.pkl",
+                                                                      "epoch_5.pkl"]
+
+
+def test_a_checkpoint_of_other_settings_is_refused_and_not_resumed(tmp_path):
+    name = str(tmp_path / "c")
+    first = make_solver(num_epochs=2, checkpoint_name=name).train()
+    other = make_solver(num_epochs=2, checkpoint_name=name, lr_decay=0.5)
+    assert other.checkpoint_prefix != first.checkpoint_prefix
+    assert other.resume() is None and other.epoch == 0
+    before = {k: v.copy() for k, v in other.model.params.items()}
+    with pytest.raises(ValueError, match="other settings"):
+        other.load_checkpoint(Solver.latest_checkpoint(first.checkpoint_prefix))
+    assert other.epoch == 0 and other.loss_history == []
+    for key, value in before.items():
+        np.testing.assert_array_equal(other.model.params[key], value)
+    wider = make_solver(model=FullyConnectedNet([9], input_dim=6, num_classes=2, seed=0),
+                        num_epochs=2, checkpoint_name=name)
+    assert wider.checkpoint_prefix != first.checkpoint_prefix
+
+
+def test_train_records_its_wall_time():
+    solver = make_solver(num_epochs=1)
+    assert solver.wall_time_s == 0.0
+    assert solver.train().wall_time_s > 0
 
 
 def test_latest_checkpoint_is_none_when_nothing_was_saved(tmp_path):
