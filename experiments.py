@@ -1,16 +1,17 @@
-"""Experiments the notebooks and the main job run, as plain functions.
+"""What the notebooks would otherwise repeat: data, quick mode, results, plots, search helpers.
 
-`python experiments.py two-layer` trains the two-layer net on CIFAR-10 and
-prints its validation and test accuracy.
+The notebooks build their models and Solvers in their own cells; this module
+holds the plumbing around them. `python experiments.py two-layer` (the main
+job's short run) trains the two-layer net of 4.1.6 on CIFAR-10 and prints its
+validation and test accuracy.
 
-Quick mode (environment variable HW5_QUICK=1) shrinks every experiment to a
-small subset and a few iterations, so that the notebooks run top to bottom in
-minutes; it never writes checkpoints, and its results go to runs/quick/.
-Everything is seeded: a rerun of an experiment reproduces its numbers.
+Quick mode (environment variable HW5_QUICK=1) shrinks the data to a small subset
+(and the notebooks shrink their epoch counts with pick), so that the notebooks
+run top to bottom in minutes; it never writes checkpoints, and its results go
+to runs/quick/. Everything is seeded: a rerun reproduces its numbers.
 """
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -20,10 +21,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnn import ThreeLayerConvNet
-from convnet import ConvNet
 from data_utils import BATCH_FILES, cifar10_dir, get_CIFAR10_data, load_CIFAR_batch, md5sum
-from fc_net import FullyConnectedNet, TwoLayerNet
+from fc_net import TwoLayerNet
 from layers import conv_forward_naive
 from solver import Solver
 from vis_utils import show_grid
@@ -66,18 +65,28 @@ def load_data(root=None):
     return get_CIFAR10_data(**pick(DATA_SIZES, QUICK_DATA_SIZES), root=root)
 
 
+def shown_path(path):
+    """path relative to the repository, so that outputs never show the machine's folders."""
+    return os.path.relpath(os.path.abspath(path), ROOT)
+
+
 def describe_dataset(root=None):
     """One line naming the CIFAR-10 folder and whether its files are the official ones."""
     root = os.path.abspath(cifar10_dir(root))
     official = all(md5sum(os.path.join(root, name)) == OFFICIAL_MD5[name] for name in BATCH_FILES)
     if official:
-        return f"{root}: the official CIFAR-10 files (MD5 checked)"
+        return f"{shown_path(root)}: the official CIFAR-10 files (MD5 checked)"
     note = ""
     readme = os.path.join(os.path.dirname(root), "README.md")
     if os.path.isfile(readme) and "JPEG" in open(readme, encoding="utf-8").read():
         note = (" It is the course copy re-encoded as JPEG (quality 75, see "
-                f"{readme}); accuracies can run a little below the official data's.")
-    return f"{root}: NOT the official CIFAR-10 files (MD5 differs).{note}"
+                f"{shown_path(readme)}); accuracies can run a little below the official data's.")
+    return f"{shown_path(root)}: NOT the official CIFAR-10 files (MD5 differs).{note}"
+
+
+def subset(data, num_train):
+    """data with only its first num_train training images (validation and test unchanged)."""
+    return dict(data, X_train=data["X_train"][:num_train], y_train=data["y_train"][:num_train])
 
 
 def standardize(data):
@@ -98,7 +107,7 @@ def sample_images(n=2, seed=0, root=None):
 
 
 def seed_everything(seed=0):
-    """Seed NumPy's global generator, which dropout masks without a seed draw from."""
+    """Seed NumPy's global generator (used only by code given no generator of its own)."""
     np.random.seed(seed)
 
 
@@ -129,7 +138,7 @@ def _meta():
 
 
 def record_result(key, entry, path=None):
-    """Store entry under key in the results JSON (keeping the other keys); returns the path."""
+    """Store entry under key in the results JSON (keeping the other keys)."""
     path = path or results_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # Notebooks running at once each add their key: a lock on the folder keeps one
@@ -149,7 +158,6 @@ def record_result(key, entry, path=None):
         os.replace(path + ".tmp", path)
     finally:
         os.close(folder)        # releases the lock
-    return path
 
 
 def evaluate(solver, data, splits=("train", "val", "test")):
@@ -157,12 +165,24 @@ def evaluate(solver, data, splits=("train", "val", "test")):
     return {f"{s}_acc": solver.check_accuracy(data[f"X_{s}"], data[f"y_{s}"]) for s in splits}
 
 
-def result_entry(solver, data, hyperparameters, splits=("train", "val", "test")):
-    """A results.json entry: accuracies on the splits, hyperparameters, training time."""
+def solver_settings(solver):
+    """The Solver's training settings, flat, for the record."""
+    return dict(update_rule=solver.settings["update_rule"],
+                learning_rate=solver.optim_config.get("learning_rate"),
+                lr_decay=solver.lr_decay, num_epochs=solver.num_epochs,
+                batch_size=solver.batch_size)
+
+
+def result_entry(solver, data, model_settings, splits=("train", "val", "test")):
+    """A results.json entry: accuracies on the splits, the settings, training time.
+
+    model_settings: the model's hyperparameters (the Solver's are added).
+    """
     entry = evaluate(solver, data, splits)
     entry["wall_time_s"] = round(solver.wall_time_s, 1)
+    hyper = {**model_settings, **solver_settings(solver)}
     entry["hyperparameters"] = {k: (list(v) if isinstance(v, tuple) else v)
-                                for k, v in hyperparameters.items()}
+                                for k, v in hyper.items()}
     return entry
 
 
@@ -179,52 +199,10 @@ def print_table(headers, rows, formats=None):
 
 # ---------------------------------------------------------------- training
 
-def _input_dim(data):
-    return int(np.prod(data["X_train"].shape[1:]))
+def checkpoint_path(tag):
+    """checkpoints/<tag> for a Solver's checkpoint_name; None (no checkpoints) in quick mode."""
+    return None if quick_mode() else os.path.join(CHECKPOINT_DIR, tag)
 
-
-def _checkpoint_name(tag, settings):
-    """checkpoints/<tag>-<hash of the settings>: a changed setting never resumes a stale run."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    return os.path.join(CHECKPOINT_DIR, f"{tag}-{digest.hexdigest()[:10]}")
-
-
-def train(model, data, *, update_rule="adam", learning_rate=1e-3, lr_decay=1.0,
-          num_epochs=10, batch_size=100, checkpoint=None, model_settings=None, seed=0,
-          verbose=True, print_every=100, num_train_samples=1000):
-    """Train model with a seeded Solver; returns the Solver (model holds the best params).
-
-    checkpoint: a tag; outside quick mode the Solver then saves a checkpoint after
-    every epoch under checkpoints/, and a rerun with the same tag and settings
-    (the Solver's, the parameter shapes and model_settings, a dict of the model's
-    other hyperparameters) resumes from the latest one instead of starting over. The Solver gets
-    wall_time_s (seconds spent in this call) and resumed_from (epoch or None).
-    """
-    settings = dict(update_rule=update_rule, learning_rate=learning_rate, lr_decay=lr_decay,
-                    num_epochs=num_epochs, batch_size=batch_size, seed=seed,
-                    model=type(model).__name__,
-                    shapes={k: v.shape for k, v in model.params.items()},
-                    model_settings=model_settings, data=data["X_train"].shape)
-    name = None if checkpoint is None or quick_mode() else _checkpoint_name(checkpoint, settings)
-    solver = Solver(model, data, update_rule=update_rule,
-                    optim_config={"learning_rate": learning_rate}, lr_decay=lr_decay,
-                    num_epochs=num_epochs, batch_size=batch_size, checkpoint_name=name,
-                    print_every=print_every, num_train_samples=num_train_samples,
-                    verbose=verbose, seed=seed)
-    solver.resumed_from = None
-    latest = name and Solver.latest_checkpoint(name)
-    if latest:
-        solver.load_checkpoint(latest)
-        solver.resumed_from = solver.epoch
-        if verbose:
-            print(f"resuming from {os.path.relpath(latest, ROOT)} (epoch {solver.epoch})")
-    start = time.time()
-    solver.train()
-    solver.wall_time_s = time.time() - start
-    return solver
-
-
-# ----------------------------------------------------- 4.1.6: two-layer net
 
 TWO_LAYER = dict(hidden_dim=256, reg=0.01, weight_scale=1e-3, learning_rate=3e-4,
                  lr_decay=0.9, num_epochs=10, batch_size=200)
@@ -232,56 +210,38 @@ TWO_LAYER = dict(hidden_dim=256, reg=0.01, weight_scale=1e-3, learning_rate=3e-4
 
 def train_two_layer(data, hidden_dim, reg, weight_scale, learning_rate, lr_decay,
                     num_epochs, batch_size, seed=0, verbose=True):
-    """Train TwoLayerNet (float32) with Adam; returns the Solver (model holds the best params)."""
+    """Train TwoLayerNet (float32) with Adam, as 4.1.6 does; returns the trained Solver."""
     model = TwoLayerNet(hidden_dim=hidden_dim, reg=reg, weight_scale=weight_scale,
-                        dtype=np.float32, seed=seed)
-    return train(model, data, learning_rate=learning_rate, lr_decay=lr_decay,
-                 num_epochs=num_epochs, batch_size=batch_size, seed=seed, verbose=verbose)
+                        dtype=np.float32, rng=seed)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": learning_rate},
+                    lr_decay=lr_decay, num_epochs=num_epochs, batch_size=batch_size,
+                    print_every=100, verbose=verbose, seed=seed)
+    return solver.train()
 
 
 # ------------------------------------------ 4.1.8-4.1.9: overfit 50 images
 
-def overfit_small(data, hidden_dims, weight_scale, learning_rate, num_train=50, num_epochs=20,
-                  batch_size=25, seed=0, verbose=False):
-    """Train FullyConnectedNet(hidden_dims) with SGD on the first num_train images."""
-    small = {"X_train": data["X_train"][:num_train], "y_train": data["y_train"][:num_train],
-             "X_val": data["X_val"], "y_val": data["y_val"]}
-    model = FullyConnectedNet(hidden_dims, input_dim=_input_dim(data), weight_scale=weight_scale,
-                              seed=seed)
-    return train(model, small, update_rule="sgd", learning_rate=learning_rate,
-                 num_epochs=num_epochs, batch_size=batch_size, seed=seed, verbose=verbose,
-                 print_every=10)
+def fastest_to_memorize(runs):
+    """Of {(weight_scale, learning_rate): Solver or None (diverged)}, the key whose run
+    reached 100% training accuracy in the fewest epochs (ties: lower final loss), or None."""
+    done = [(s.train_acc_history.index(1.0), s.loss_history[-1], key)
+            for key, s in runs.items() if s is not None and 1.0 in s.train_acc_history]
+    return min(done)[2] if done else None
 
 
-def overfit_grid(data, hidden_dims, weight_scales, learning_rates, **kwargs):
-    """Final training accuracy of overfit_small over a weight_scale x learning_rate grid.
-
-    Returns (acc, best): acc[i, j] for weight_scales[i], learning_rates[j] (NaN where
-    training diverged); best is
-    the (weight_scale, learning_rate) that reached 100% in the fewest epochs (ties:
-    lower final loss), or None when no setting did.
-    """
+def grid_accuracy(runs, weight_scales, learning_rates):
+    """acc[i, j]: final training accuracy of runs[(weight_scales[i], learning_rates[j])],
+    NaN where that run diverged (None)."""
     acc = np.full((len(weight_scales), len(learning_rates)), np.nan)
-    candidates = []
     for i, ws in enumerate(weight_scales):
         for j, lr in enumerate(learning_rates):
-            try:
-                # Overflow is expected where the steps are too big; the Solver's
-                # FloatingPointError reports it, so silence NumPy's warnings.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    solver = overfit_small(data, hidden_dims, ws, lr, **kwargs)
-            except FloatingPointError:      # diverged: the cell stays NaN
-                continue
-            history = solver.train_acc_history
-            acc[i, j] = history[-1]
-            if history[-1] == 1.0:
-                candidates.append((history.index(1.0), solver.loss_history[-1], ws, lr))
-    best = min(candidates)[2:] if candidates else None
-    return acc, best
+            if runs[ws, lr] is not None:
+                acc[i, j] = runs[ws, lr].train_acc_history[-1]
+    return acc
 
 
 def plot_grid(acc, weight_scales, learning_rates, ax=None, title=None):
-    """Heat map of overfit_grid's accuracies, each cell labelled ('div.': diverged)."""
+    """Heat map of grid_accuracy's accuracies, each cell labelled ('div.': diverged)."""
     ax = ax or plt.gca()
     ax.imshow(np.nan_to_num(acc), vmin=0, vmax=1, cmap="viridis")
     ax.set_xticks(range(len(learning_rates)), [f"{v:g}" for v in learning_rates])
@@ -296,44 +256,12 @@ def plot_grid(acc, weight_scales, learning_rates, ax=None, title=None):
     return ax
 
 
-# ----------------------------------------- 4.1.10-4.1.12: update rules
-
-UPDATE_RULE_RATES = {"sgd": 1e-2, "sgd_momentum": 1e-2, "rmsprop": 1e-4, "adam": 1e-3}
-
-
-def compare_update_rules(data, rates=None, hidden_dims=(100,) * 5, num_train=None,
-                         num_epochs=5, batch_size=100, weight_scale=5e-2, seed=0):
-    """Train the same six-layer net (same init, same batches) with each update rule.
-
-    Returns {rule: Solver}.
-    """
-    rates = rates or UPDATE_RULE_RATES
-    num_train = num_train or pick(4000, 500)
-    small = dict(data, X_train=data["X_train"][:num_train], y_train=data["y_train"][:num_train])
-    solvers = {}
-    for rule, lr in rates.items():
-        print(f"--- {rule} (learning rate {lr:g})")
-        model = FullyConnectedNet(list(hidden_dims), input_dim=_input_dim(data),
-                                  weight_scale=weight_scale, seed=seed)
-        solvers[rule] = train(model, small, update_rule=rule, learning_rate=lr,
-                              num_epochs=num_epochs, batch_size=batch_size, seed=seed,
-                              print_every=10 ** 9)
-    return solvers
-
-
 # ------------------------------------------ 4.3: best fully connected net
 
 # Coarse ranges (log10 for rates and scales); the fine stage narrows them
 # around the best coarse trials.
 FC_RANGES = dict(log_learning_rate=(-4.5, -2.5), dropout=(0.0, 0.6),
                  log_weight_scale=(-2.0, -1.0), log_reg=(-6.0, -2.0))
-FC_ARCHITECTURE = (1024, 1024, 1024)
-FC_SEARCH = dict(coarse_trials=12, coarse_train=10000, coarse_epochs=1,
-                 fine_trials=6, fine_train=20000, fine_epochs=2, top=3)
-QUICK_FC_SEARCH = dict(coarse_trials=2, coarse_train=300, coarse_epochs=1,
-                       fine_trials=1, fine_train=300, fine_epochs=1, top=1)
-FC_FINAL = dict(num_epochs=20, batch_size=100, lr_decay=0.9)
-QUICK_FC_FINAL = dict(num_epochs=1, batch_size=100, lr_decay=0.9)
 
 
 def sample_fc_settings(ranges, rng):
@@ -361,69 +289,33 @@ def narrow_ranges(ranges, trials, top):
     return out
 
 
-def fc_trials(data, ranges, num_trials, num_train, num_epochs, hidden_dims=FC_ARCHITECTURE,
-              batch_size=100, seed=0, stage=""):
-    """Train one net per sampled setting on the first num_train images; list of trial dicts."""
-    rng = np.random.default_rng(seed)
-    small = dict(data, X_train=data["X_train"][:num_train], y_train=data["y_train"][:num_train])
-    trials = []
-    for k in range(num_trials):
-        settings = sample_fc_settings(ranges, rng)
-        seed_everything(seed + k)
-        model = FullyConnectedNet(list(hidden_dims), input_dim=_input_dim(data),
-                                  dropout=settings["dropout"], reg=settings["reg"],
-                                  weight_scale=settings["weight_scale"], seed=seed + k)
-        try:
-            solver = train(model, small, learning_rate=settings["learning_rate"],
-                           num_epochs=num_epochs, batch_size=batch_size, seed=seed + k,
-                           verbose=False)
-            result = dict(train_acc=solver.train_acc_history[-1], val_acc=solver.best_val_acc)
-        except FloatingPointError:
-            result = dict(train_acc=0.0, val_acc=0.0)
-        trials.append(dict(stage=stage, **settings, **result))
-        print(f"{stage} {k + 1}/{num_trials}: lr {settings['learning_rate']:.2e}, dropout "
-              f"{settings['dropout']:.2f}, weight scale {settings['weight_scale']:.2e}, reg "
-              f"{settings['reg']:.1e} -> val {result['val_acc']:.3f}", flush=True)
-    return trials
-
-
-def fc_search(data, ranges=None, search=None, seed=0):
-    """Coarse-to-fine random search; returns (all trials, narrowed ranges, best trial)."""
-    ranges = ranges or FC_RANGES
-    s = search or pick(FC_SEARCH, QUICK_FC_SEARCH)
-    coarse = fc_trials(data, ranges, s["coarse_trials"], s["coarse_train"], s["coarse_epochs"],
-                       seed=seed, stage="coarse")
-    fine_ranges = narrow_ranges(ranges, coarse, s["top"])
-    fine = fc_trials(data, fine_ranges, s["fine_trials"], s["fine_train"], s["fine_epochs"],
-                     seed=seed + 1000, stage="fine")
-    best = max(fine, key=lambda t: t["val_acc"])
-    return coarse + fine, fine_ranges, best
+def print_trials(trials):
+    """The search's trials as a table, one row each."""
+    print_table(["stage", "learning rate", "dropout", "weight scale", "reg", "train acc",
+                 "val acc"],
+                [(t["stage"], t["learning_rate"], t["dropout"], t["weight_scale"], t["reg"],
+                  t["train_acc"], t["val_acc"]) for t in trials],
+                ["", ".2e", ".2f", ".2e", ".1e", ".3f", ".3f"])
 
 
 def plot_search(trials, axes=None):
-    """Validation accuracy against learning rate and dropout, coarse and fine trials apart."""
+    """Validation accuracy against each searched hyperparameter, coarse and fine trials apart."""
+    keys = ("learning_rate", "dropout", "weight_scale", "reg")
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 4))
+        _, axes = plt.subplots(1, len(keys), figsize=(16, 4), sharey=True)
     for stage, marker in (("coarse", "o"), ("fine", "s")):
         chosen = [t for t in trials if t["stage"] == stage]
-        for ax, key in zip(axes, ("learning_rate", "dropout")):
+        for ax, key in zip(axes, keys):
             ax.scatter([t[key] for t in chosen], [t["val_acc"] for t in chosen],
                        marker=marker, label=stage)
-    axes[0].set_xscale("log")
-    for ax, xlabel in zip(axes, ("learning rate", "dropout probability p")):
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("validation accuracy")
+    for ax, key in zip(axes, keys):
+        if key != "dropout":
+            ax.set_xscale("log")
+        ax.set_xlabel(key.replace("_", " ") if key != "dropout" else "dropout probability p")
         ax.legend()
+    axes[0].set_ylabel("validation accuracy")
     plt.tight_layout()
     return axes
-
-
-def fc_hyperparameters(best, hidden_dims=FC_ARCHITECTURE):
-    """The full setting of the final fully connected net, for the record."""
-    return dict(hidden_dims=list(hidden_dims),
-                **{k: best[k] for k in ("learning_rate", "dropout", "weight_scale", "reg")},
-                update_rule="adam", **pick(FC_FINAL, QUICK_FC_FINAL),
-                inputs="divided by the pixel std")
 
 
 def show_units(net, n=100, image_shape=(3, 32, 32), ax=None):
@@ -432,42 +324,18 @@ def show_units(net, n=100, image_shape=(3, 32, 32), ax=None):
     return show_grid(images, ax=ax, title=f"first-layer weights of the first {n} units")
 
 
-def train_fc_best(data, best, hidden_dims=FC_ARCHITECTURE, final=None, seed=0):
-    """Train the chosen setting on all the training data for the final epoch budget."""
-    final = final or pick(FC_FINAL, QUICK_FC_FINAL)
-    seed_everything(seed)
-    model = FullyConnectedNet(list(hidden_dims), input_dim=_input_dim(data),
-                              dropout=best["dropout"], reg=best["reg"],
-                              weight_scale=best["weight_scale"], seed=seed)
-    return train(model, data, learning_rate=best["learning_rate"], checkpoint="fc-best",
-                 model_settings=best, seed=seed, **final)
+# --------------------------------------------- 4.2.4: reading the curves
+
+def first_epoch_at(history, value):
+    """The first epoch (index into a per-epoch history) at which it reaches value, or None."""
+    return next((epoch for epoch, v in enumerate(history) if v >= value), None)
 
 
-# --------------------------------------------- 4.2.4: dropout experiment
-
-DROPOUT_EXPERIMENT = dict(num_train=500, hidden_dims=(500,), num_epochs=25, batch_size=100,
-                          learning_rate=5e-4, weight_scale=1e-2)
-
-
-def dropout_experiment(data, ps=(0.0, 0.75), seed=0, **overrides):
-    """Train the same two-layer net on 500 images with each dropout probability p.
-
-    Returns {label: Solver}.
-    """
-    s = {**DROPOUT_EXPERIMENT, **overrides}
-    small = dict(data, X_train=data["X_train"][:s["num_train"]],
-                 y_train=data["y_train"][:s["num_train"]])
-    solvers = {}
-    for p in ps:
-        label = "no dropout" if p == 0 else f"dropout p = {p:g}"
-        seed_everything(seed)
-        model = FullyConnectedNet(list(s["hidden_dims"]), input_dim=_input_dim(data), dropout=p,
-                                  weight_scale=s["weight_scale"], seed=seed)
-        print(f"--- {label}")
-        solvers[label] = train(model, small, learning_rate=s["learning_rate"],
-                               num_epochs=s["num_epochs"], batch_size=s["batch_size"],
-                               seed=seed, print_every=10 ** 9)
-    return solvers
+def compare_histories(a, b):
+    """Epochs where history a is above, level with and below history b (lists of epochs)."""
+    return {"ahead": [e for e, (u, v) in enumerate(zip(a, b)) if u > v],
+            "level": [e for e, (u, v) in enumerate(zip(a, b)) if u == v],
+            "behind": [e for e, (u, v) in enumerate(zip(a, b)) if u < v]}
 
 
 # ------------------------------------ 4.4: convolution on real images
@@ -509,43 +377,7 @@ def plot_filter_demo(images, responses):
     return axes
 
 
-# --------------------------------------------- 4.4.5-4.4.6: three-layer net
-
-CNN_OVERFIT = dict(num_train=100, num_epochs=15, batch_size=50, learning_rate=1e-3,
-                   weight_scale=1e-2)
-CNN_ONE_EPOCH = dict(hidden_dim=500, num_filters=32, filter_size=7, weight_scale=1e-3, reg=1e-3,
-                     learning_rate=1e-3, num_epochs=1, batch_size=50)
-CNN_TUNED = dict(hidden_dim=500, num_filters=32, filter_size=7, weight_scale=1e-3, reg=1e-3,
-                 learning_rate=1e-3, lr_decay=0.9, num_epochs=10, batch_size=50)
-QUICK_CNN = dict(num_epochs=1)
-
-
-def overfit_cnn(data, seed=0, **overrides):
-    """ThreeLayerConvNet on the first num_train images: training accuracy should reach ~1."""
-    s = {**CNN_OVERFIT, **overrides}
-    small = dict(data, X_train=data["X_train"][:s["num_train"]],
-                 y_train=data["y_train"][:s["num_train"]])
-    model = ThreeLayerConvNet(weight_scale=s["weight_scale"], seed=seed)
-    return train(model, small, learning_rate=s["learning_rate"], num_epochs=s["num_epochs"],
-                 batch_size=s["batch_size"], seed=seed, print_every=1)
-
-
-def train_three_layer(data, settings, checkpoint=None, seed=0):
-    """ThreeLayerConvNet with the given settings (see CNN_ONE_EPOCH), trained with Adam."""
-    s = {**settings, **pick({}, QUICK_CNN)}
-    model = ThreeLayerConvNet(num_filters=s["num_filters"], filter_size=s["filter_size"],
-                              hidden_dim=s["hidden_dim"], weight_scale=s["weight_scale"],
-                              reg=s["reg"], seed=seed)
-    return train(model, data, learning_rate=s["learning_rate"], lr_decay=s.get("lr_decay", 1.0),
-                 num_epochs=s["num_epochs"], batch_size=s["batch_size"],
-                 checkpoint=checkpoint, model_settings=s, seed=seed, print_every=200)
-
-
-# ------------------------------------------------ 4.4.7: ConvNet of our own
-
-CONVNET = dict(num_filters=(32, 64, 128), filter_size=3, hidden_dims=(256,), reg=5e-4,
-               learning_rate=1e-3, lr_decay=0.85, num_epochs=12, batch_size=100, flip=True)
-
+# ------------------------------------------------ 4.4.7: augmentation
 
 class FlipAugment:
     """Wraps a model so that training batches have a random half mirrored left-right.
@@ -569,22 +401,6 @@ class FlipAugment:
             X = X.copy()
             X[flip] = X[flip, :, :, ::-1]
         return self.model.loss(X, y)
-
-
-def train_convnet(data, settings=None, checkpoint="convnet", seed=0):
-    """ConvNet(settings) with Adam on standardized data (see standardize); returns the Solver.
-
-    The Solver's model is the FlipAugment wrapper when settings['flip'] is true;
-    the ConvNet itself is solver.model.model then.
-    """
-    s = {**(settings or CONVNET), **pick({}, QUICK_CNN)}
-    model = ConvNet(num_filters=s["num_filters"], filter_size=s["filter_size"],
-                    hidden_dims=s["hidden_dims"], reg=s["reg"], seed=seed)
-    if s["flip"]:
-        model = FlipAugment(model, seed=seed)
-    return train(model, data, learning_rate=s["learning_rate"], lr_decay=s["lr_decay"],
-                 num_epochs=s["num_epochs"], batch_size=s["batch_size"],
-                 checkpoint=checkpoint, model_settings=s, seed=seed, print_every=100)
 
 
 # ------------------------------------------------------------------- main

@@ -71,6 +71,8 @@ class FullyConnectedNet:
         if seed is not None and rng is not None:
             raise ValueError("give seed (fixed dropout masks, for gradient checks) or rng "
                              "(new masks every step, for training), not both")
+        self.hidden_dims = list(hidden_dims)
+        self.weight_scale = weight_scale
         self.reg = reg
         self.dropout = dropout
         self.dtype = dtype

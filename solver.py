@@ -66,6 +66,7 @@ class Solver:
         if missing:
             raise KeyError(f"data is missing {missing}; it needs X_train, y_train, X_val, y_val")
         settings = {**DEFAULTS, **kwargs}
+        self.settings = settings
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]

@@ -1,6 +1,7 @@
 """Pictures of weights and training curves for the notebooks."""
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def visualize_grid(Xs, ubound=255.0, padding=1):
@@ -46,23 +47,42 @@ def show_conv_filters(theta, ax=None):
     return show_grid(theta.transpose(0, 2, 3, 1), ax=ax, title="first-layer filters")
 
 
+def wants_log_scale(losses, ratio=20.0):
+    """True when the largest loss exceeds ratio times the median of the later half,
+    so that on a linear axis the first steps would flatten everything after them."""
+    losses = np.asarray(losses, dtype=float)
+    losses = losses[np.isfinite(losses)]
+    if losses.size < 2 or np.any(losses <= 0):
+        return False
+    return bool(losses.max() > ratio * np.median(losses[losses.size // 2:]))
+
+
 def plot_training(solvers, axes=None):
     """Loss per iteration and train/val accuracy per epoch for {label: Solver}, on shared axes.
 
-    Returns the array of three Axes (loss, training accuracy, validation accuracy).
+    The loss axis turns logarithmic when the first losses dwarf the rest
+    (wants_log_scale); epoch axes have integer ticks. Returns the three Axes
+    (loss, training accuracy, validation accuracy).
     """
     if axes is None:
         _, axes = plt.subplots(3, 1, figsize=(10, 11))
     loss_ax, train_ax, val_ax = axes
+    all_losses = []
     for label, solver in solvers.items():
         loss_ax.plot(solver.loss_history, "o", markersize=2, alpha=0.5, label=label)
         train_ax.plot(solver.train_acc_history, "-o", label=label)
         val_ax.plot(solver.val_acc_history, "-o", label=label)
-    for ax, title, xlabel in ((loss_ax, "Training loss", "Iteration"),
-                              (train_ax, "Training accuracy", "Epoch"),
-                              (val_ax, "Validation accuracy", "Epoch")):
+        all_losses.extend(solver.loss_history)
+    if wants_log_scale(all_losses):
+        loss_ax.set_yscale("log")
+    for ax, title, xlabel, ylabel in (
+            (loss_ax, "Training loss", "Iteration", "loss"),
+            (train_ax, "Training accuracy", "Epoch", "accuracy"),
+            (val_ax, "Validation accuracy", "Epoch", "accuracy")):
         ax.set_title(title)
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="lower right" if ax is not loss_ax else "upper right")
     plt.tight_layout()
     return axes

@@ -10,6 +10,7 @@ import pytest
 import experiments
 from experiments import TWO_LAYER, main, train_two_layer
 from fc_net import FullyConnectedNet
+from solver import Solver
 
 
 def write_fake_cifar(root, per_batch=300, seed=0):
@@ -116,14 +117,22 @@ def test_record_result_merges_keys_and_adds_meta(tmp_path, fake_cifar):
     assert {"date", "device", "git_commit", "data", "mode"} <= set(results["meta"])
 
 
+def trained_solver(data, **kwargs):
+    net = FullyConnectedNet([5], input_dim=48, rng=0)
+    settings = dict(update_rule="adam", optim_config={"learning_rate": 1e-3}, num_epochs=1,
+                    batch_size=20, verbose=False, seed=0)
+    return Solver(net, data, **{**settings, **kwargs}).train()
+
+
 def test_result_entry_has_the_writeup_fields():
     data = tiny_data()
-    net = FullyConnectedNet([5], input_dim=48, seed=0)
-    solver = experiments.train(net, data, num_epochs=1, batch_size=20, verbose=False)
+    solver = trained_solver(data)
     entry = experiments.result_entry(solver, data, {"hidden_dims": (5,), "reg": 0.0})
     assert set(entry) == {"train_acc", "val_acc", "test_acc", "wall_time_s", "hyperparameters"}
     assert all(0 <= entry[k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
-    assert entry["hyperparameters"] == {"hidden_dims": [5], "reg": 0.0}
+    assert entry["hyperparameters"] == {"hidden_dims": [5], "reg": 0.0, "update_rule": "adam",
+                                        "learning_rate": 1e-3, "lr_decay": 1.0,
+                                        "num_epochs": 1, "batch_size": 20}
     json.dumps(entry)
 
 
@@ -135,48 +144,51 @@ def test_print_table_aligns_columns(capsys):
 
 # ---------------------------------------------------------------- training
 
-def test_train_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+def test_checkpoint_path_is_none_in_quick_mode(monkeypatch, quick):
+    assert experiments.checkpoint_path("tag") is None
     monkeypatch.setenv("HW5_QUICK", "0")
-    monkeypatch.setattr(experiments, "CHECKPOINT_DIR", str(tmp_path))
+    assert experiments.checkpoint_path("tag") == os.path.join(experiments.CHECKPOINT_DIR, "tag")
+
+
+def test_two_runs_with_the_same_seeds_give_identical_histories_with_dropout():
     data = tiny_data()
-
-    def run(num_epochs):
-        net = FullyConnectedNet([5], input_dim=48, seed=0)
-        return experiments.train(net, data, num_epochs=num_epochs, batch_size=20,
-                                 checkpoint="tag", verbose=False)
-    first = run(2)
-    assert first.resumed_from is None and len(list(tmp_path.iterdir())) == 2
-    again = run(2)
-    assert again.resumed_from == 2 and again.loss_history == first.loss_history
-    other = run(3)        # different settings: its own checkpoints, a fresh start
-    assert other.resumed_from is None and len(other.loss_history) == 9
-
-
-def test_quick_mode_writes_no_checkpoints(tmp_path, monkeypatch, quick):
-    monkeypatch.setattr(experiments, "CHECKPOINT_DIR", str(tmp_path / "ck"))
-    net = FullyConnectedNet([5], input_dim=48, seed=0)
-    experiments.train(net, tiny_data(), num_epochs=1, batch_size=20, checkpoint="tag",
-                      verbose=False)
-    assert not (tmp_path / "ck").exists()
-
-
-def test_training_is_reproducible():
-    data = tiny_data()
-    losses = []
+    runs = []
     for _ in range(2):
-        experiments.seed_everything(0)
-        net = FullyConnectedNet([8], input_dim=48, dropout=0.3, seed=0)
-        losses.append(experiments.train(net, data, num_epochs=2, batch_size=20,
-                                        verbose=False).loss_history)
-    assert losses[0] == losses[1]
+        net = FullyConnectedNet([8], input_dim=48, dropout=0.3, rng=0)
+        runs.append(Solver(net, data, update_rule="adam", num_epochs=2, batch_size=20,
+                           verbose=False, seed=0).train())
+    assert runs[0].loss_history == runs[1].loss_history
+    assert runs[0].val_acc_history == runs[1].val_acc_history
 
 
-def test_overfit_grid_marks_divergence_and_picks_the_fastest():
-    data = tiny_data(m=50, d=(3, 8, 8))
-    acc, best = experiments.overfit_grid(data, [50], (0.3,), (1e-1, 1e4), num_train=10,
-                                         num_epochs=20, batch_size=5)
-    assert acc.shape == (1, 2) and np.isnan(acc[0, 1])
-    assert acc[0, 0] == 1.0 and best == (0.3, 1e-1)
+def test_grid_helpers_mark_divergence_and_pick_the_fastest():
+    class Run:
+        def __init__(self, accs, last_loss):
+            self.train_acc_history, self.loss_history = accs, [last_loss]
+    runs = {(0.1, 1e-3): Run([0.1, 1.0, 1.0], 0.2), (0.1, 1e-2): None,
+            (0.2, 1e-3): Run([0.1, 1.0, 1.0], 0.1), (0.2, 1e-2): Run([0.2, 0.5], 1.0)}
+    acc = experiments.grid_accuracy(runs, (0.1, 0.2), (1e-3, 1e-2))
+    np.testing.assert_array_equal(acc, [[1.0, np.nan], [1.0, 0.5]])
+    assert experiments.fastest_to_memorize(runs) == (0.2, 1e-3)      # tie on epoch: lower loss
+    assert experiments.fastest_to_memorize({(1, 1): None}) is None
+
+
+def test_first_epoch_at_and_compare_histories():
+    assert experiments.first_epoch_at([0.1, 0.9, 1.0, 1.0], 1.0) == 2
+    assert experiments.first_epoch_at([0.1, 0.9], 1.0) is None
+    assert experiments.compare_histories([0.1, 0.3, 0.2], [0.1, 0.2, 0.25]) == {
+        "ahead": [1], "level": [0], "behind": [2]}
+
+
+def test_subset_keeps_validation_and_test():
+    data = tiny_data()
+    small = experiments.subset(data, 7)
+    assert small["X_train"].shape[0] == 7 and small["y_train"].shape == (7,)
+    assert small["X_val"] is data["X_val"] and small["X_test"] is data["X_test"]
+
+
+def test_describe_dataset_shows_no_absolute_path(fake_cifar):
+    assert not os.path.isabs(experiments.describe_dataset().split(":")[0])
 
 
 def test_narrow_ranges_spans_the_best_trials_inside_the_old_ranges():
@@ -192,15 +204,31 @@ def test_narrow_ranges_spans_the_best_trials_inside_the_old_ranges():
         assert old_lo <= lo < hi <= old_hi
 
 
-def test_fc_search_runs_coarse_then_fine(capsys):
-    data = tiny_data(m=100, d=(3, 4, 4))
-    search = dict(coarse_trials=3, coarse_train=40, coarse_epochs=1, fine_trials=2,
-                  fine_train=40, fine_epochs=1, top=2)
-    trials, fine_ranges, best = experiments.fc_search(data, search=search)
-    assert [t["stage"] for t in trials] == ["coarse"] * 3 + ["fine"] * 2
-    assert best in trials[3:] and best["val_acc"] == max(t["val_acc"] for t in trials[3:])
-    assert set(experiments.fc_hyperparameters(best)) >= {"learning_rate", "dropout",
-                                                         "weight_scale", "reg", "hidden_dims"}
+def test_sample_fc_settings_stay_in_their_ranges():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        t = experiments.sample_fc_settings(experiments.FC_RANGES, rng)
+        assert 10 ** -4.5 <= t["learning_rate"] <= 10 ** -2.5 and 0 <= t["dropout"] <= 0.6
+
+
+def test_flip_augment_resumes_to_the_same_bits(tmp_path):
+    data = tiny_data(m=40, d=(3, 4, 4))
+
+    def solver(epochs):
+        net = FullyConnectedNet([6], input_dim=48, rng=0)
+        return Solver(experiments.FlipAugment(net, seed=1), data, update_rule="adam",
+                      num_epochs=epochs, batch_size=10, verbose=False, seed=0,
+                      checkpoint_name=str(tmp_path / "flip"))
+    straight = solver(3)
+    straight.checkpoint_prefix = None                  # writes nothing
+    straight.train()
+    first = solver(3)
+    first.num_epochs = 1
+    first.train()
+    resumed = solver(3)
+    assert resumed.resume() == 1
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
 
 
 def test_flip_augment_mirrors_a_random_half_of_training_batches_only():

@@ -8,7 +8,8 @@ import pytest  # noqa: E402
 
 from fc_net import TwoLayerNet  # noqa: E402
 from solver import Solver  # noqa: E402
-from vis_utils import plot_training, show_conv_filters, show_net_weights, visualize_grid  # noqa: E402
+from vis_utils import (plot_training, show_conv_filters, show_net_weights,  # noqa: E402
+                       visualize_grid, wants_log_scale)
 
 
 def test_grid_places_and_rescales_each_image():
@@ -39,3 +40,16 @@ def test_weight_and_curve_plots_draw():
     loss_ax, train_ax, val_ax = plot_training({"sgd": solver})
     assert len(loss_ax.lines[0].get_xdata()) == 4
     assert len(val_ax.lines[0].get_ydata()) == 3
+    for ax in (loss_ax, train_ax, val_ax):
+        assert ax.get_ylabel() and ax.get_xlabel()
+    assert all(float(t).is_integer() for t in train_ax.get_xticks())
+
+
+@pytest.mark.parametrize("losses, expected", [
+    ([2.3, 2.2, 2.1, 2.0, 1.9, 1.8], False),
+    ([300.0, 40.0, 2.2, 2.1, 2.0, 1.9, 1.9, 1.8], True),
+    ([1.0], False),
+    ([np.inf, 2.0, 2.0], False),
+])
+def test_log_scale_only_when_the_first_losses_dwarf_the_rest(losses, expected):
+    assert wants_log_scale(losses) is expected
