@@ -17,6 +17,8 @@ import subprocess
 import sys
 import zipfile
 
+import authors
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 NOTEBOOKS = ("FullyConnectedNets", "Dropout", "ConvolutionalNetworks")
 ARTEFACTS = ("writeup.pdf",) + tuple(f"{name}.html" for name in NOTEBOOKS)
@@ -84,6 +86,10 @@ def main(argv=None):
         sys.exit(f"make_submission: {error}")
     size = os.path.getsize(args.out)
     print(f"wrote {args.out}: {len(files)} files, {size / 1e6:.1f} MB")
+    if authors.is_placeholder(authors.read_authors()):
+        print("WARNING: AUTHORS still holds the placeholder: put your group's names in it, then "
+              "rebuild the writeup (`make writeup`) and the HTML (`python run_notebooks.py "
+              "--export`) before submitting", file=sys.stderr)
     print("Submit these three kinds of attachments separately:")
     print(f"  1. {os.path.join(ROOT, 'writeup.pdf')}")
     for name in NOTEBOOKS:

@@ -3,6 +3,7 @@
     python run_notebooks.py                 # all three, full data, in place
     HW5_QUICK=1 python run_notebooks.py     # quick mode: small subsets, into runs/quick/
     python run_notebooks.py --force Dropout.ipynb
+    python run_notebooks.py --export        # only re-export the HTML (e.g. after editing AUTHORS)
 
 Each notebook runs in a fresh kernel of this Python (so the virtual environment's
 packages), with the working directory at the repository root. Cell outputs are
@@ -16,11 +17,17 @@ short.
 
 Quick mode never writes the committed notebooks: its notebooks, HTML and
 results.json go to runs/quick/ (or --out-dir).
+
+The HTML export is self-contained for a grader without network: the math of the
+markdown cells is converted to MathML (which browsers render natively) instead
+of being left to MathJax from a CDN, and the title cell's '**Group:**' line is
+set from AUTHORS.
 """
 import argparse
 import glob
 import hashlib
 import os
+import re
 import sys
 import time
 
@@ -28,13 +35,16 @@ import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
+
+import authors
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 NOTEBOOKS = ("FullyConnectedNets.ipynb", "Dropout.ipynb", "ConvolutionalNetworks.ipynb")
 QUICK_DIR = os.path.join(ROOT, "runs", "quick")
 METADATA_KEY = "hw5"
-TOOLS = {"run_notebooks.py", "make_submission.py", "setup.py", "decision_stumps.py"}
+TOOLS = {"run_notebooks.py", "make_submission.py", "setup.py", "decision_stumps.py", "authors.py"}
 CELL_TIMEOUT = 3 * 3600    # the longest cell trains the ConvNet for about an hour
 # One BLAS thread unless told otherwise: on a 2-core machine shared with other
 # work, OpenBLAS threads that spin waiting for a busy core make a matrix product
@@ -136,9 +146,41 @@ def execute(source_path, out_path, quick, root=ROOT, timeout=CELL_TIMEOUT):
     return elapsed
 
 
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$")
+MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>")
+
+
+def offline_math(markdown):
+    """markdown with every $$...$$ and $...$ replaced by the equivalent MathML."""
+    markdown = DISPLAY_MATH.sub(lambda m: latex_to_mathml(m.group(1), display="block"), markdown)
+    return INLINE_MATH.sub(lambda m: latex_to_mathml(m.group(1)), markdown)
+
+
+def stamp_authors(nb_path):
+    """Set the title cell's '**Group:**' line from AUTHORS, in the notebook file itself."""
+    nb = nbformat.read(nb_path, as_version=4)
+    title = nb.cells[0]
+    stamped = authors.stamp_group(title.source, authors.read_authors())
+    if title.cell_type == "markdown" and stamped != title.source:
+        title.source = stamped
+        nbformat.write(nb, nb_path + ".tmp")
+        os.replace(nb_path + ".tmp", nb_path)
+
+
 def export_html(nb_path):
-    """Write nb_path's HTML export beside it; returns the HTML path."""
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
+    """Stamp the authors, then write nb_path's self-contained HTML beside it; returns its path."""
+    stamp_authors(nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = offline_math(cell.source)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    body, found = MATHJAX_BLOCK.subn("", body)
+    if found != 1:
+        raise RuntimeError("nbconvert's template changed: no MathJax block to remove")
+    body = REMOTE_SCRIPT.sub("", body)      # require.js serves widgets, which we have none of
     html_path = os.path.splitext(nb_path)[0] + ".html"
     with open(html_path + ".tmp", "w", encoding="utf-8") as f:
         f.write(body)
@@ -181,7 +223,13 @@ def main(argv=None):
                         help="where executed notebooks go (default: in place; runs/quick in quick mode)")
     parser.add_argument("--force", action="store_true", help="rerun even if outputs are current")
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    parser.add_argument("--export", action="store_true",
+                        help="only re-export the HTML of the executed notebooks (no execution)")
     args = parser.parse_args(argv)
+    if args.export:
+        for name in args.notebooks:
+            print("wrote", os.path.relpath(export_html(os.path.join(ROOT, name)), ROOT))
+        return
     quick = args.quick or quick_mode()
     start = time.time()
     times = run(args.notebooks, quick=quick, out_dir=args.out_dir, force=args.force,

@@ -85,3 +85,15 @@ def test_this_repository_builds_a_clean_zip(tmp_path):
             "im2col_cython.pyx"} <= set(files)
     assert not any(make_submission.excluded(p) for p in files)
     assert os.path.getsize(out) < 50 << 20
+
+
+def test_main_warns_while_authors_holds_the_placeholder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(make_submission, "write_zip", lambda out: ["a.py"])
+    (tmp_path / "hw5.zip").write_bytes(b"zip")
+    monkeypatch.setattr(make_submission.authors, "AUTHORS_FILE", str(tmp_path / "AUTHORS"))
+    (tmp_path / "AUTHORS").write_text(make_submission.authors.PLACEHOLDER + "\n")
+    make_submission.main(["--out", str(tmp_path / "hw5.zip")])
+    assert "AUTHORS still holds the placeholder" in capsys.readouterr().err
+    (tmp_path / "AUTHORS").write_text("Ada Lovelace\n")
+    make_submission.main(["--out", str(tmp_path / "hw5.zip")])
+    assert "placeholder" not in capsys.readouterr().err

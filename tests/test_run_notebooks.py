@@ -1,6 +1,7 @@
 """run_notebooks.py on tiny notebooks: executes in this Python, saves outputs, exports HTML,
 skips what is current, keeps quick runs away from the committed notebooks."""
 import os
+import re
 import sys
 
 import nbformat
@@ -95,3 +96,22 @@ def test_a_failing_cell_stops_the_run_and_is_saved_incomplete(project):
     assert not run_notebooks.is_current(str(out / "Broken.ipynb"),
                                         nbformat.read(str(project / "Broken.ipynb"), as_version=4),
                                         quick=True, root=str(project))
+
+
+def test_html_export_renders_math_offline_and_names_the_group(tmp_path, monkeypatch):
+    (tmp_path / "AUTHORS").write_text("# comment\nAda Lovelace\nAlan Turing\n")
+    monkeypatch.setattr(run_notebooks.authors, "AUTHORS_FILE", str(tmp_path / "AUTHORS"))
+    path = tmp_path / "Math.ipynb"
+    write_notebook(path, "print(1)", markdown="# Title\n\n**Group:** old\n\n"
+                   "Inline $a_j = \\theta_j^T x$ and display $$\\frac{\\lambda}{2}\\|\\theta\\|^2$$")
+    html = open(run_notebooks.export_html(str(path)), encoding="utf-8").read()
+    assert html.count("<math") == 2 and 'display="block"' in html
+    assert "$" not in html.split("<body", 1)[1].split("</body>")[0].replace("&#36;", "")
+    assert not re.search(r"src=\"https?://", html) and "mathjax" not in html.lower()
+    assert "Ada Lovelace and Alan Turing" in html
+    assert "**Group:** Ada Lovelace and Alan Turing" in nbformat.read(str(path), 4).cells[0].source
+
+
+def test_offline_math_leaves_escaped_dollars_and_plain_text():
+    assert run_notebooks.offline_math("costs \\$5, no math") == "costs \\$5, no math"
+    assert run_notebooks.offline_math("$x$").startswith("<math")

@@ -93,6 +93,15 @@ def test_results_table_from_a_results_file():
     assert r"\emph{pending}" in text  # fc_best and cnn_three_layer rows have no data yet
 
 
+def test_each_run_of_the_three_layer_net_carries_its_own_target():
+    runs = [{"label": "one epoch", "train_acc": 0.44}, {"label": "tuned", "val_acc": 0.63}]
+    text = make_results_table.render({"cnn_three_layer": {"runs": runs}})
+    rows = {line.split("&")[0].strip(): line.split("&")[1].strip() for line in text.splitlines()
+            if line.startswith(r"\quad")}
+    assert rows == {r"\quad one epoch": r"train $>40\%$ after 1 epoch",
+                    r"\quad tuned": r"val $>50\%$"}
+
+
 @pytest.mark.parametrize("bad", [{"val_acc": 52.3}, {"val_acc": "high"}, {"wall_time_s": -1}])
 def test_results_table_rejects_malformed_entries(bad):
     with pytest.raises(ValueError):

@@ -6,7 +6,7 @@ with ``current_lines()`` and fails if it differs from the committed file, so a
 source edited after the last build (a stale writeup.pdf) is caught.
 
 Inputs: every .tex, .bib and .py file under writeup/ (outside build/), the
-writeup Makefile, decision_stumps.py, and results/results.json (recorded as
+writeup Makefile, decision_stumps.py, AUTHORS and authors.py, and results/results.json (recorded as
 "absent" when it does not exist).  The PDF is recorded too, so a PDF replaced
 or left over from a different build is caught as well.
 """
@@ -23,7 +23,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 RECORD = HERE / "SOURCES.sha256"
 PDF = ROOT / "writeup.pdf"
-EXTRA_INPUTS = ("decision_stumps.py", "results/results.json", "writeup/Makefile")
+EXTRA_INPUTS = ("decision_stumps.py", "results/results.json", "writeup/Makefile", "AUTHORS",
+                "authors.py")
 
 
 def source_paths() -> List[str]:
