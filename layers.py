@@ -205,6 +205,103 @@ def dropout_backward(dout, cache):
     return dout if mask is None else dout * mask
 
 
+# ------------------------------------------------------ batch normalization
+
+BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
+
+
+def _batchnorm_forward(x, gamma, beta, bn_param, axes):
+    """Batch norm over `axes` of x, one (gamma, beta) per index of axis 1; see batchnorm_forward."""
+    unknown = sorted(set(bn_param) - set(BN_KEYS))
+    _require(not unknown, f"unknown bn_param key(s) {unknown}; valid keys are {sorted(BN_KEYS)}")
+    mode = bn_param.get("mode")
+    _require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    _require(np.issubdtype(x.dtype, np.floating), f"x must hold floats, got dtype {x.dtype}")
+    D = x.shape[1]
+    for name, value in (("gamma", gamma), ("beta", beta)):
+        _require(np.shape(value) == (D,),
+                 f"shape mismatch: {name} must be ({D},), one per feature/channel of x "
+                 f"{x.shape}, got {np.shape(value)}")
+    eps = x.dtype.type(bn_param.get("eps", 1e-5))
+    momentum = bn_param.get("momentum", 0.9)
+    _require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
+    shape = [1] * x.ndim
+    shape[1] = D
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))
+    if mode == "train":
+        mean = x.mean(axis=axes, dtype=x.dtype)
+        centred = x - mean.reshape(shape)
+        var = np.mean(centred * centred, axis=axes, dtype=x.dtype)
+        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
+        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
+    else:
+        mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+        centred = x - mean.reshape(shape)
+    inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype)
+    xhat = centred * inv_std.reshape(shape)
+    out = xhat * gamma.astype(x.dtype).reshape(shape) + beta.astype(x.dtype).reshape(shape)
+    return out, (xhat, inv_std, gamma, mode, axes, shape)
+
+
+def _batchnorm_backward(dout, cache):
+    xhat, inv_std, gamma, mode, axes, shape = cache
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
+    dxhat = dout * gamma.astype(dout.dtype).reshape(shape)
+    if mode == "test":            # mean and variance are constants
+        return dxhat * inv_std.reshape(shape), dgamma, dbeta
+    m = dout.dtype.type(dout.size // dout.shape[1])
+    mean_dxhat = (dxhat.sum(axis=axes) / m).reshape(shape)
+    mean_dxhat_xhat = ((dxhat * xhat).sum(axis=axes) / m).reshape(shape)
+    dx = (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) * inv_std.reshape(shape)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization of x (m, D), feature by feature.
+
+    gamma, beta: (D,) scale and shift.
+    bn_param: dict with
+      'mode':     'train' (normalize with the batch's statistics and update the running
+                  ones) or 'test' (normalize with the running statistics);
+      'eps':      added to the variance, default 1e-5;
+      'momentum': running = momentum * running + (1 - momentum) * batch, default 0.9;
+      'running_mean', 'running_var': (D,), created (zeros, ones) when absent and
+                  replaced by new arrays in train mode.
+    Train mode: mu = mean_i x_i, var = mean_i (x_i - mu)^2 (the biased variance, also
+    for the running average), xhat = (x - mu) / sqrt(var + eps), out = gamma * xhat + beta.
+    Returns (out, cache); out has x's dtype.
+    """
+    _require(x.ndim == 2, f"x must be (m, D), got shape {x.shape}")
+    return _batchnorm_forward(x, gamma, beta, bn_param, axes=(0,))
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of batchnorm_forward; returns dx (m, D), dgamma (D,), dbeta (D,).
+
+    With g = dout * gamma: dx = (g - mean_i g - xhat * mean_i(g * xhat)) / sqrt(var + eps)
+    in train mode (the batch statistics depend on x), g / sqrt(var + eps) in test mode.
+    """
+    return _batchnorm_backward(dout, cache)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization of images x (m, C, H, W), channel by channel.
+
+    Every channel is normalized with the mean and variance over the batch and all
+    positions (m * H * W values); gamma, beta are (C,); bn_param as in batchnorm_forward.
+    Returns (out, cache).
+    """
+    _require(x.ndim == 4, f"x must be (m, C, H, W), got shape {x.shape}")
+    return _batchnorm_forward(x, gamma, beta, bn_param, axes=(0, 2, 3))
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Backward pass of spatial_batchnorm_forward; returns dx, dgamma (C,), dbeta (C,)."""
+    return _batchnorm_backward(dout, cache)
+
+
 # -------------------------------------------------------------- convolution
 
 def conv_forward_naive(x, theta, theta0, conv_param):
@@ -296,25 +393,31 @@ def max_pool_backward_naive(dout, cache):
 
 # -------------------------------------------------------------- loss layers
 
-def softmax_loss(x, y):
-    """Softmax (cross-entropy) loss, averaged over the batch.
+def softmax_loss(x, y, smoothing=0.0):
+    """Softmax (cross-entropy) loss, averaged over the batch, with optional label smoothing.
 
-    x: (m, C) scores; y: (m,) labels in [0, C).
-    J = -(1/m) sum_i log softmax(x_i)[y_i], computed after subtracting each
-    row's maximum so that large scores cannot overflow.
-    Returns (loss, dx) with dx = (softmax(x) - onehot(y)) / m.
+    x: (m, C) scores; y: (m,) labels in [0, C); smoothing s in [0, 1).
+    The target of example i is q_i = (1 - s) * onehot(y_i) + s / C (s = 0: the label
+    itself), and J = -(1/m) sum_i q_i . log softmax(x_i), computed after subtracting
+    each row's maximum so that large scores cannot overflow.
+    Returns (loss, dx) with dx = (softmax(x) - q) / m.
     """
     _require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
     y = check_labels(y, x.shape[1])
     _require(y.shape[0] == x.shape[0],
              f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
-    m = x.shape[0]
+    _require(0 <= smoothing < 1, f"smoothing must be in [0, 1), got {smoothing!r}")
+    m, C = x.shape
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     rows = np.arange(m)
-    loss = -log_probs[rows, y].mean()
+    loss = -(1 - smoothing) * log_probs[rows, y].mean()
+    if smoothing:
+        loss -= smoothing * log_probs.mean(axis=1).mean()
     dx = np.exp(log_probs)
-    dx[rows, y] -= 1
+    dx[rows, y] -= x.dtype.type(1 - smoothing)
+    if smoothing:
+        dx -= x.dtype.type(smoothing / C)
     return loss, dx / x.dtype.type(m)
 
 
