@@ -43,6 +43,30 @@ def sgd_momentum(theta, dtheta, config=None):
     return theta + v, config
 
 
+def sgd_nesterov(theta, dtheta, config=None):
+    """SGD with Nesterov momentum and decoupled weight decay.
+
+        v     <- mu * v + dtheta
+        theta <- theta - alpha * (dtheta + mu * v) - alpha * lambda * theta
+
+    The step looks ahead along the new velocity (Nesterov); the decay shrinks theta by
+    alpha * lambda outside the gradient, so it follows the learning-rate schedule but
+    not the momentum (decoupled, as in AdamW).
+    config: learning_rate alpha (1e-2), momentum mu (0.9), weight_decay lambda (0),
+            velocity v (zeros).
+    """
+    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9, weight_decay=0.0)
+    v = config.get("velocity")
+    v = np.zeros_like(theta) if v is None else v
+    mu, alpha = config["momentum"], config["learning_rate"]
+    v = mu * v + dtheta
+    config["velocity"] = v
+    step = alpha * (dtheta + mu * v)
+    if config["weight_decay"]:
+        step = step + alpha * config["weight_decay"] * theta
+    return (theta - step).astype(theta.dtype, copy=False), config
+
+
 def rmsprop(theta, dtheta, config=None):
     """RMSProp.
 
@@ -127,5 +151,29 @@ def adadelta(theta, dtheta, config=None):
     return theta + config["learning_rate"] * step, config
 
 
+class PiecewiseLinear:
+    """A learning-rate schedule for Solver(lr_schedule=...): linear between knots.
+
+    knots: [(progress, multiplier), ...] with progress (fraction of training done)
+    rising from 0 to 1; e.g. [(0, 0.2), (0.25, 1), (1, 0.05)] warms up from 0.2 to the
+    full rate over the first quarter of the steps, then decays linearly to 0.05.
+    """
+
+    def __init__(self, knots):
+        knots = [(float(p), float(v)) for p, v in knots]
+        progress = [p for p, _ in knots]
+        if len(knots) < 2 or progress[0] != 0 or progress[-1] != 1 or progress != sorted(progress):
+            raise ValueError(f"knots must run from progress 0 to 1 in order, got {knots!r}")
+        if any(v < 0 for _, v in knots):
+            raise ValueError(f"multipliers must be non-negative, got {knots!r}")
+        self.knots = knots
+
+    def __call__(self, progress):
+        return float(np.interp(progress, *zip(*self.knots)))
+
+    def __repr__(self):
+        return f"PiecewiseLinear({self.knots!r})"
+
+
 UPDATE_RULES = {rule.__name__: rule
-                for rule in (sgd, sgd_momentum, rmsprop, adam, adagrad, adadelta)}
+                for rule in (sgd, sgd_momentum, sgd_nesterov, rmsprop, adam, adagrad, adadelta)}

@@ -31,7 +31,8 @@ from layers import nonnegative_int, positive_int
 
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
-                checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None)
+                checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None,
+                lr_schedule=None, lr_multipliers=None)
 
 
 class Solver:
@@ -41,6 +42,11 @@ class Solver:
       update_rule:       a name in optim.UPDATE_RULES or a function of the same signature.
       optim_config:      hyperparameters for the update rule (learning_rate, ...).
       lr_decay:          learning rates are multiplied by this after every epoch.
+      lr_schedule:       instead of lr_decay: a function of the fraction of training done
+                         (t / total steps, in [0, 1)) whose value multiplies every base
+                         learning rate before each step (warm-up, linear decay, ...).
+      lr_multipliers:    {name prefix: factor}: parameters whose name starts with the
+                         prefix train with learning_rate * factor (e.g. {'beta': 64}).
       batch_size:        examples per step.
       num_epochs:        passes over the training data; an epoch is
                          max(1, N_train // batch_size) steps of a fresh shuffle.
@@ -55,6 +61,11 @@ class Solver:
       print_every:       print the loss every this many steps (with verbose).
       verbose:           print progress.
       seed:              seeds the shuffles and subsamples; None uses NumPy's global generator.
+
+    A model may also have `buffers` (name -> array: state that is not trained by
+    gradients, such as batch norm's running statistics) and `load_buffers(dict)`;
+    the Solver then keeps them with the parameters: in checkpoints, and with the
+    best parameters, which train() restores together.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -73,6 +84,11 @@ class Solver:
         self.update_rule = self._resolve_rule(settings["update_rule"])
         self.optim_config = dict(settings["optim_config"] or {})
         self.lr_decay = settings["lr_decay"]
+        self.lr_schedule = settings["lr_schedule"]
+        if self.lr_schedule is not None and (self.lr_decay != 1 or not callable(self.lr_schedule)):
+            raise ValueError("lr_schedule must be a function, and replaces lr_decay "
+                             f"(leave lr_decay at 1.0, got {self.lr_decay!r})")
+        self.lr_multipliers = dict(settings["lr_multipliers"] or {})
         self.batch_size = positive_int("batch_size", settings["batch_size"])
         self.num_epochs = nonnegative_int("num_epochs", settings["num_epochs"])
         self.num_train_samples = settings["num_train_samples"]
@@ -103,10 +119,17 @@ class Solver:
         self.t = 0
         self.best_val_acc = 0.0
         self.best_params = {}
+        self.best_buffers = {}
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
         self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+        for name, config in self.optim_configs.items():
+            for prefix, factor in self.lr_multipliers.items():
+                if name.startswith(prefix) and "learning_rate" in config:
+                    config["learning_rate"] *= factor
+        self.base_learning_rates = {name: config.get("learning_rate")
+                                    for name, config in self.optim_configs.items()}
 
     @property
     def iterations_per_epoch(self):
@@ -123,6 +146,11 @@ class Solver:
                 f"loss became {float(loss)} at iteration {self.t + 1} (epoch {self.epoch + 1}); "
                 f"training diverged: try a smaller learning rate than {lr} in optim_config")
         self.loss_history.append(float(loss))
+        if self.lr_schedule is not None:
+            factor = self.lr_schedule(self.t / (self.num_epochs * self.iterations_per_epoch))
+            for name, config in self.optim_configs.items():
+                if self.base_learning_rates[name] is not None:
+                    config["learning_rate"] = self.base_learning_rates[name] * factor
         for name, value in self.model.params.items():
             next_value, self.optim_configs[name] = self.update_rule(
                 value, grads[name], self.optim_configs[name])
@@ -137,6 +165,7 @@ class Solver:
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            self.best_buffers = {k: v.copy() for k, v in _buffers(self.model).items()}
         return train_acc, val_acc
 
     def train(self):
@@ -162,6 +191,8 @@ class Solver:
             self._save_checkpoint()
         if self.best_params:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+            if self.best_buffers:
+                self.model.load_buffers({k: v.copy() for k, v in self.best_buffers.items()})
         self.wall_time_s = time.time() - clock[0]
         return self
 
@@ -202,6 +233,7 @@ class Solver:
             return
         state = {name: getattr(self, name) for name in _CHECKPOINTED}
         state["params"] = self.model.params
+        state["buffers"] = _buffers(self.model)
         state["random_state"] = self._random_state()
         state["fingerprint"] = self.fingerprint
         path = f"{self.checkpoint_prefix}_epoch_{self.epoch}.pkl"
@@ -226,6 +258,8 @@ class Solver:
         for name in _CHECKPOINTED:
             setattr(self, name, state[name])
         self.model.params.update(state["params"])
+        if state["buffers"]:
+            self.model.load_buffers(state["buffers"])
         random_state = state["random_state"]
         if self.rng is np.random:
             np.random.set_state(random_state["solver"])
@@ -286,10 +320,19 @@ def _fingerprint(model, data, settings):
     described = {k: v for k, v in settings.items() if k not in ("checkpoint_name", "keep_last",
                                                                  "print_every", "verbose")}
     described["update_rule"] = getattr(rule, "__name__", rule)
+    schedule = settings.get("lr_schedule")
+    if schedule is not None:     # a plain function's repr holds its address: use its name
+        described["lr_schedule"] = (repr(schedule) if " at 0x" not in repr(schedule)
+                                    else f"{schedule.__module__}.{schedule.__qualname__}")
     described["model"] = _model_config(model)
     digest.update(json.dumps(described, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
-_CHECKPOINTED = ("epoch", "t", "best_val_acc", "best_params", "loss_history",
+def _buffers(model):
+    """The model's non-trained state (name -> array), {} for a model without buffers."""
+    return dict(getattr(model, "buffers", None) or {})
+
+
+_CHECKPOINTED = ("epoch", "t", "best_val_acc", "best_params", "best_buffers", "loss_history",
                  "train_acc_history", "val_acc_history", "optim_configs")

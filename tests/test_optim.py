@@ -24,6 +24,25 @@ def test_sgd_momentum_two_steps():
     np.testing.assert_allclose(theta, [0.855, -1.71, -0.08])
 
 
+def test_sgd_nesterov_two_steps_with_decoupled_decay():
+    config = {"learning_rate": 0.1, "momentum": 0.5, "weight_decay": 0.2}
+    theta, config = optim.sgd_nesterov(THETA, GRAD, config)
+    # v1 = g; step = 0.1 (g + 0.5 g) + 0.1 * 0.2 theta
+    np.testing.assert_allclose(config["velocity"], GRAD)
+    step1 = 0.1 * 1.5 * GRAD + 0.02 * THETA
+    np.testing.assert_allclose(theta, THETA - step1)
+    theta2, config = optim.sgd_nesterov(theta, GRAD, config)
+    # v2 = 0.5 g + g = 1.5 g; step = 0.1 (g + 0.75 g) + 0.02 theta1
+    np.testing.assert_allclose(config["velocity"], 1.5 * GRAD)
+    np.testing.assert_allclose(theta2, theta - 0.1 * 1.75 * GRAD - 0.02 * theta)
+
+
+def test_sgd_nesterov_without_decay_is_plain_nesterov():
+    theta, config = optim.sgd_nesterov(THETA, GRAD, {"learning_rate": 0.1, "momentum": 0.0})
+    np.testing.assert_allclose(theta, THETA - 0.1 * GRAD)
+    assert config["weight_decay"] == 0.0
+
+
 def test_rmsprop_two_steps():
     config = {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-8}
     theta, config = optim.rmsprop(THETA, GRAD, config)
@@ -102,3 +121,13 @@ def test_rules_keep_float32_and_own_their_state(rule):
     for value in config.values():
         if isinstance(value, np.ndarray):
             assert value.dtype == np.float32
+
+
+def test_piecewise_linear_schedule():
+    schedule = optim.PiecewiseLinear([(0, 0.2), (0.25, 1.0), (1, 0.0)])
+    assert schedule(0) == pytest.approx(0.2) and schedule(0.125) == pytest.approx(0.6)
+    assert schedule(0.25) == 1.0 and schedule(0.625) == pytest.approx(0.5)
+    assert repr(schedule) == "PiecewiseLinear([(0.0, 0.2), (0.25, 1.0), (1.0, 0.0)])"
+    for bad in ([(0, 1)], [(0.1, 1), (1, 0)], [(0, 1), (0.5, 1), (0.4, 1), (1, 1)], [(0, -1), (1, 1)]):
+        with pytest.raises(ValueError, match="knots|multipliers"):
+            optim.PiecewiseLinear(bad)

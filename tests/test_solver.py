@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fc_net import FullyConnectedNet
+import optim
 from solver import Solver
 
 
@@ -172,3 +173,49 @@ def test_train_records_its_wall_time():
 
 def test_latest_checkpoint_is_none_when_nothing_was_saved(tmp_path):
     assert Solver.latest_checkpoint(str(tmp_path / "nothing")) is None
+
+
+def test_lr_schedule_sets_every_step_and_multipliers_scale_named_parameters():
+    seen = []
+
+    def rule(w, dw, config):
+        seen.append((config["learning_rate"]))
+        return w, config
+    schedule = optim.PiecewiseLinear([(0, 0.5), (1, 1.5)])
+    solver = make_solver(update_rule=rule, optim_config={"learning_rate": 0.1}, num_epochs=1,
+                         batch_size=50, data=toy_data(100), lr_schedule=schedule,
+                         lr_multipliers={"theta2": 10.0}).train()
+    names = list(solver.model.params)
+    per_step = [dict(zip(names, seen[i:i + len(names)])) for i in range(0, len(seen), len(names))]
+    assert [s["theta1"] for s in per_step] == pytest.approx([0.05, 0.1])
+    assert [s["theta2"] for s in per_step] == pytest.approx([0.5, 1.0])
+    with pytest.raises(ValueError, match="lr_decay"):
+        make_solver(lr_schedule=schedule, lr_decay=0.9)
+
+
+class BufferedModel:
+    """A toy model with a buffer that counts the training steps it has seen."""
+
+    def __init__(self):
+        self.net = toy_model()
+        self.params = self.net.params
+        self.buffers = {"steps": np.zeros(1)}
+
+    def load_buffers(self, buffers):
+        self.buffers = {k: v.copy() for k, v in buffers.items()}
+
+    def loss(self, X, y=None):
+        if y is not None:
+            self.buffers = {"steps": self.buffers["steps"] + 1}
+        return self.net.loss(X, y)
+
+
+def test_buffers_follow_the_best_parameters_and_the_checkpoints(tmp_path):
+    solver = make_solver(model=BufferedModel(), num_epochs=3, lr_decay=1.0,
+                         checkpoint_name=str(tmp_path / "b"), keep_last=3).train()
+    best_epoch = int(np.argmax(solver.val_acc_history))
+    assert solver.model.buffers["steps"][0] == best_epoch * solver.iterations_per_epoch
+    resumed = make_solver(model=BufferedModel(), num_epochs=3, lr_decay=1.0,
+                          checkpoint_name=str(tmp_path / "b"))
+    resumed.load_checkpoint(f"{solver.checkpoint_prefix}_epoch_2.pkl")
+    assert resumed.model.buffers["steps"][0] == 2 * solver.iterations_per_epoch
