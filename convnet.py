@@ -15,7 +15,10 @@ import numpy as np
 from fc_net import l2_penalty
 from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                          conv_relu_pool_forward)
-from layers import affine_backward, affine_forward, softmax_loss
+from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
+                         max_pool_forward_fast)
+from layers import (affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss,
+                    spatial_batchnorm_backward, spatial_batchnorm_forward)
 
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
@@ -132,3 +135,189 @@ class ConvNet:
                 dh, caches.pop(), compute_dx=l > 1)
         loss += l2_penalty(p, self.reg, grads)
         return loss, grads
+
+
+# ------------------------------------------------------- 4.4.7: the fast net
+
+def whitening_filters(images, patch=2, eps=5e-4):
+    """Frozen first-layer filters that whiten patch x patch patches of the images.
+
+    images: (n, C, H, W) training images. The patches' covariance S = V diag(lam) V^T
+    gives K = C * patch^2 filters v_k / sqrt(lam_k + eps); their responses to the
+    patches are uncorrelated with unit variance. Each filter comes with its negative,
+    so that a ReLU after them keeps both signs: returns (2K, C, patch, patch).
+    """
+    n, C = images.shape[:2]
+    windows = np.lib.stride_tricks.sliding_window_view(images, (patch, patch), axis=(2, 3))
+    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, C * patch * patch).astype(np.float64)
+    centred = patches - patches.mean(axis=0)
+    lam, V = np.linalg.eigh(centred.T @ centred / len(centred))
+    filters = (V / np.sqrt(lam + eps)).T[::-1]          # largest variance first
+    filters = filters.reshape(-1, C, patch, patch)
+    return np.concatenate([filters, -filters]).astype(images.dtype)
+
+
+def translate_and_flip(X, rng, shift=2):
+    """A random translation by up to `shift` pixels (reflected edges) and a random
+    left-right mirror for each image of X (m, C, H, W); returns a new array."""
+    m, _, H, W = X.shape
+    padded = np.pad(X, ((0, 0), (0, 0), (shift, shift), (shift, shift)), mode="reflect")
+    dy, dx = rng.integers(0, 2 * shift + 1, size=(2, m))
+    flip = rng.random(m) < 0.5
+    out = np.empty_like(X)
+    for i in range(m):
+        crop = padded[i, :, dy[i]:dy[i] + H, dx[i]:dx[i] + W]
+        out[i] = crop[:, :, ::-1] if flip[i] else crop
+    return out
+
+
+class WhitenedConvNet:
+    """A fast CIFAR-10 net after the airbench recipes (Jordan 2024) and Page's ResNet-9.
+
+        whiten (frozen 2x2 conv, 2K filters) - relu
+        [conv 3x3 - max pool 2 - BN - relu - conv 3x3 - BN - relu] x 3
+        global max pool - affine * head_scale - softmax with label smoothing
+
+    input_dim:   (C, H, W), H and W divisible by 8.
+    widths:      (w1, w2, w3) channels of the three blocks.
+    whiten:      (2K, C, 2, 2) frozen filters from whitening_filters(training images).
+    smoothing:   label smoothing s of the loss.
+    head_scale:  the scores are (h @ theta7 + theta7_0) * head_scale; a small scale
+                 keeps the first softmax near uniform and slows the head's learning.
+    bn_momentum: running = momentum * running + (1 - momentum) * batch statistics.
+    augment:     draw a random translation (2 px) and mirror for every training image.
+    tta:         test-time views averaged into the scores: 'none', 'flip' (the image
+                 and its mirror) or 'flip_translate' (also both shifted by one pixel).
+    seed / rng:  as in FullyConnectedNet (rng: initial weights, then augmentation).
+    Parameters: theta1..theta6 (convs, no bias: BN follows), gamma1..6 and beta1..6,
+    theta7 (w3, C) and theta7_0. Buffers: the whitening filters and BN statistics.
+    Every conv starts as a random (PyTorch-default) filter bank whose first C_in
+    filters are replaced by identities (Dirac init), so each block starts close to
+    passing its input through.
+    """
+
+    def __init__(self, whiten, input_dim=(3, 32, 32), widths=(64, 256, 256), num_classes=10,
+                 smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4, augment=True, tta="flip",
+                 dtype=np.float32, seed=None, rng=None):
+        C, H, W = _positive_ints("input_dim", input_dim)
+        widths = _positive_ints("widths", widths)
+        if len(widths) != 3 or H % 8 or W % 8:
+            raise ValueError(f"need three widths and H, W divisible by 8, got widths={widths}, "
+                             f"input_dim={input_dim}")
+        if whiten.ndim != 4 or whiten.shape[1:] != (C, 2, 2):
+            raise ValueError(f"whiten must be (2K, {C}, 2, 2) filters, got {whiten.shape}")
+        if tta not in TTA_VIEWS:
+            raise ValueError(f"tta must be one of {sorted(TTA_VIEWS)}, got {tta!r}")
+        if seed is not None and rng is not None:
+            raise ValueError("give seed or rng, not both")
+        self.input_dim, self.widths, self.num_classes = (C, H, W), widths, num_classes
+        self.smoothing, self.head_scale, self.bn_momentum = smoothing, head_scale, bn_momentum
+        self.augment, self.tta, self.dtype = augment, tta, np.dtype(dtype)
+        self.rng = np.random.default_rng(seed if seed is not None else rng)
+        self.whiten = whiten.astype(self.dtype)
+        self.params = {}
+        self.bn_params = {}
+        channels = [whiten.shape[0], widths[0], widths[0], widths[1], widths[1], widths[2], widths[2]]
+        for l in range(1, 7):
+            c_in, c_out = channels[l - 1], channels[l]
+            bound = 1 / np.sqrt(c_in * 9)
+            theta = self.rng.uniform(-bound, bound, (c_out, c_in, 3, 3))
+            k = min(c_in, c_out)
+            theta[:k] = 0
+            theta[np.arange(k), np.arange(k), 1, 1] = 1
+            self.params[f"theta{l}"] = theta.astype(self.dtype)
+            self.params[f"gamma{l}"] = np.ones(c_out, dtype=self.dtype)
+            self.params[f"beta{l}"] = np.zeros(c_out, dtype=self.dtype)
+            self.bn_params[l] = {"mode": "train", "momentum": bn_momentum,
+                                 "running_mean": np.zeros(c_out, dtype=self.dtype),
+                                 "running_var": np.ones(c_out, dtype=self.dtype)}
+        bound = 1 / np.sqrt(widths[2])
+        self.params["theta7"] = self.rng.uniform(-bound, bound, (widths[2], num_classes)).astype(self.dtype)
+        self.params["theta7_0"] = np.zeros(num_classes, dtype=self.dtype)
+
+    @property
+    def buffers(self):
+        out = {"whiten": self.whiten}
+        for l, p in self.bn_params.items():
+            out[f"running_mean{l}"], out[f"running_var{l}"] = p["running_mean"], p["running_var"]
+        return out
+
+    def load_buffers(self, buffers):
+        self.whiten = buffers["whiten"]
+        for l, p in self.bn_params.items():
+            p["running_mean"], p["running_var"] = buffers[f"running_mean{l}"], buffers[f"running_var{l}"]
+
+    def _forward(self, X, mode):
+        """Scores of X and the caches of every layer."""
+        p, caches = self.params, []
+        zeros = {l: np.zeros(p[f"theta{l}"].shape[0], dtype=self.dtype) for l in range(1, 7)}
+        padded = np.pad(X, ((0, 0), (0, 0), (0, 1), (0, 1)), mode="edge")
+        h, _ = conv_forward_fast(padded, self.whiten, np.zeros(len(self.whiten), self.dtype),
+                                 {"stride": 1, "pad": 0})
+        h, cache = relu_forward(h)
+        caches.append(cache)
+        for l in range(1, 7):
+            self.bn_params[l]["mode"] = mode
+            h, conv_cache = conv_forward_fast(h, p[f"theta{l}"], zeros[l], SAME_3x3)
+            pool_cache = None
+            if l % 2:                                       # first conv of a block: pool
+                h, pool_cache = max_pool_forward_fast(h, POOL_PARAM)
+            h, bn_cache = spatial_batchnorm_forward(h, p[f"gamma{l}"], p[f"beta{l}"],
+                                                    self.bn_params[l])
+            h, relu_cache = relu_forward(h)
+            caches.append((conv_cache, pool_cache, bn_cache, relu_cache))
+        side = h.shape[2]
+        h, pool_cache = max_pool_forward_fast(h, {"pool_height": side, "pool_width": side,
+                                                  "stride": side})
+        scores, affine_cache = affine_forward(h, p["theta7"], p["theta7_0"])
+        caches.append((pool_cache, affine_cache))
+        return scores * self.dtype.type(self.head_scale), caches
+
+    def loss(self, X, y=None):
+        """Scores (m, num_classes) when y is None (averaged over the tta views);
+        otherwise (loss, grads) on a training batch (augmented when augment)."""
+        if X.ndim != 4 or X.shape[1:] != self.input_dim:
+            raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
+                             f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
+        X = X.astype(self.dtype, copy=False)
+        if y is None:
+            views = TTA_VIEWS[self.tta](X)
+            return sum(w * self._forward(v, "test")[0] for w, v in views)
+        if self.augment:
+            X = translate_and_flip(X, self.rng)
+        scores, caches = self._forward(X, "train")
+        loss, dscores = softmax_loss(scores, y, smoothing=self.smoothing)
+        grads = {}
+        pool_cache, affine_cache = caches.pop()
+        dh, grads["theta7"], grads["theta7_0"] = affine_backward(
+            dscores * self.dtype.type(self.head_scale), affine_cache)
+        dh = max_pool_backward_fast(dh.reshape(pool_cache[1].shape), pool_cache)
+        for l in range(6, 0, -1):
+            conv_cache, pool_cache, bn_cache, relu_cache = caches.pop()
+            dh = relu_backward(dh, relu_cache)
+            dh, grads[f"gamma{l}"], grads[f"beta{l}"] = spatial_batchnorm_backward(dh, bn_cache)
+            if pool_cache is not None:
+                dh = max_pool_backward_fast(dh, pool_cache)
+            dh, grads[f"theta{l}"], _ = conv_backward_fast(dh, conv_cache, compute_dx=l > 1)
+        return loss, grads
+
+
+SAME_3x3 = {"stride": 1, "pad": 1}
+
+
+def _shift(X, dy, dx):
+    """X moved by (dy, dx) pixels, the uncovered border filled by reflection."""
+    H, W = X.shape[2:]
+    padded = np.pad(X, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+    return padded[:, :, 1 - dy:1 - dy + H, 1 - dx:1 - dx + W]
+
+
+# name -> function of X giving [(weight, view)]; the weights sum to 1.
+TTA_VIEWS = {
+    "none": lambda X: [(1.0, X)],
+    "flip": lambda X: [(0.5, X), (0.5, X[:, :, :, ::-1])],
+    "flip_translate": lambda X: [(0.25, X), (0.25, X[:, :, :, ::-1]),
+                                 (0.125, _shift(X, 1, 1)), (0.125, _shift(X, 1, 1)[:, :, :, ::-1]),
+                                 (0.125, _shift(X, -1, -1)),
+                                 (0.125, _shift(X, -1, -1)[:, :, :, ::-1])],
+}

@@ -1,0 +1,121 @@
+"""convnet.WhitenedConvNet (the 4.4.7 fast net) and its pieces: whitening filters,
+translate-and-flip augmentation, test-time views, gradients, buffers, learning."""
+import numpy as np
+import pytest
+
+import convnet
+from convnet import WhitenedConvNet, translate_and_flip, whitening_filters
+from gradient_check import eval_numerical_gradient
+from layers import conv_forward_naive
+
+rng = np.random.default_rng(0)
+
+
+def images(m=6, C=3, H=8, W=8, seed=0):
+    r = np.random.default_rng(seed)
+    # correlated channels and neighbouring pixels, as in real images
+    base = r.standard_normal((m, 1, H + 1, W + 1))
+    x = base[:, :, :-1, :-1] + 0.5 * base[:, :, 1:, 1:] + 0.3 * r.standard_normal((m, C, H, W))
+    return x
+
+
+def test_whitening_filters_decorrelate_patches():
+    x = images(m=40, H=12, W=12)
+    filters = whitening_filters(x, eps=0.0)
+    assert filters.shape == (24, 3, 2, 2)
+    np.testing.assert_allclose(filters[12:], -filters[:12])
+    out, _ = conv_forward_naive(x, filters[:12], np.zeros(12), {"stride": 1, "pad": 0})
+    responses = out.transpose(0, 2, 3, 1).reshape(-1, 12)
+    np.testing.assert_allclose(np.cov(responses.T, bias=True), np.eye(12), atol=1e-8)
+
+
+def test_translate_and_flip_moves_each_image_by_at_most_two_pixels():
+    x = rng.standard_normal((50, 3, 8, 8))
+    out = translate_and_flip(x, np.random.default_rng(1))
+    padded = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")
+    found = 0
+    for i in range(50):
+        views = [padded[i, :, a:a + 8, b:b + 8] for a in range(5) for b in range(5)]
+        views += [v[:, :, ::-1] for v in views]
+        found += any(np.array_equal(out[i], v) for v in views)
+    assert found == 50 and not np.array_equal(out, x)
+    assert np.array_equal(translate_and_flip(x, np.random.default_rng(1)), out)
+
+
+def small_net(**kwargs):
+    x = images(m=10)
+    settings = dict(input_dim=(3, 8, 8), widths=(4, 5, 6), augment=False, tta="none",
+                    dtype=np.float64, seed=0)
+    return WhitenedConvNet(whitening_filters(x), **{**settings, **kwargs})
+
+
+def test_gradients_match_centred_differences():
+    net = small_net()
+    r = np.random.default_rng(3)
+    for name in net.params:      # break the Dirac init's ties and zeros
+        net.params[name] = net.params[name] + 0.3 * r.standard_normal(net.params[name].shape)
+    X, y = images(m=4, seed=5), np.array([1, 2, 3, 4])
+    _, grads = net.loss(X, y)
+    assert set(grads) == set(net.params)
+    for name, value in net.params.items():
+        numeric = eval_numerical_gradient(lambda _: net.loss(X, y)[0], value, verbose=False)
+        # Norm-wise: with BN and the 1/9 head many entries are ~1e-6, where an
+        # elementwise relative error only measures the difference quotient's round-off.
+        error = np.linalg.norm(numeric - grads[name]) / (np.linalg.norm(numeric)
+                                                          + np.linalg.norm(grads[name]))
+        assert error <= 1e-7, (name, error)
+
+
+def test_initial_loss_is_about_ln_10_and_dtype_is_kept():
+    net = small_net(dtype=np.float32)
+    X, y = images(m=8).astype(np.float32), np.arange(8)
+    loss, grads = net.loss(X, y)
+    assert loss == pytest.approx(np.log(10), abs=0.2)
+    assert net.loss(X).dtype == np.float32 and all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_dirac_init_passes_the_first_channels_through():
+    theta = small_net().params["theta2"]          # 4 -> 4 channels
+    np.testing.assert_array_equal(theta[:, :, 1, 1], np.eye(4))
+    assert not theta[:, :, 0].any()
+
+
+def test_buffers_hold_whitening_and_running_statistics_and_load_back():
+    net = small_net()
+    X, y = images(m=8), np.arange(8)
+    net.loss(X, y)
+    saved = {k: v.copy() for k, v in net.buffers.items()}
+    assert {"whiten", "running_mean1", "running_var6"} <= set(saved)
+    scores = net.loss(X)
+    net.loss(X * 3 + 1, y)                         # moves the running statistics
+    assert not np.allclose(net.loss(X), scores)
+    net.load_buffers(saved)
+    np.testing.assert_allclose(net.loss(X), scores)
+
+
+def test_test_time_views_average_the_mirror():
+    net = small_net(tta="flip")
+    X = images(m=3)
+    plain = small_net(tta="none")
+    plain.params = net.params
+    expected = 0.5 * plain.loss(X) + 0.5 * plain.loss(X[:, :, :, ::-1])
+    np.testing.assert_allclose(net.loss(X), expected)
+    assert sum(w for w, _ in convnet.TTA_VIEWS["flip_translate"](X)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"widths": (4, 5)}, "three widths"),
+    ({"input_dim": (3, 12, 12)}, "divisible by 8"),
+    ({"tta": "many"}, "tta must be one of"),
+    ({"rng": 1}, "not both"),
+])
+def test_bad_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_net(**kwargs)
+
+
+def test_bad_whitening_filters_and_images_are_refused():
+    with pytest.raises(ValueError, match="whiten must be"):
+        WhitenedConvNet(np.zeros((4, 3, 3, 3)), input_dim=(3, 8, 8))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        small_net().loss(np.zeros((2, 3, 16, 16)))
