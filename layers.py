@@ -210,8 +210,20 @@ def dropout_backward(dout, cache):
 BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 
 
-def _batchnorm_forward(x, gamma, beta, bn_param, axes):
-    """Batch norm over `axes` of x, one (gamma, beta) per index of axis 1; see batchnorm_forward."""
+def _channel_sums(a):
+    """Sum of a over every axis but 1: (D,) for a (m, D), (C,) for images (m, C, H, W).
+
+    For images the reduction over H * W is a matrix product with a vector of ones,
+    several times faster than NumPy's reduction over the non-contiguous axes (0, 2, 3).
+    """
+    if a.ndim == 2:
+        return a.sum(axis=0)
+    m, C = a.shape[:2]
+    return (a.reshape(m, C, -1) @ np.ones(a[0, 0].size, dtype=a.dtype)).sum(axis=0)
+
+
+def _batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch norm over every axis of x but 1, one (gamma, beta) per index of axis 1."""
     unknown = sorted(set(bn_param) - set(BN_KEYS))
     _require(not unknown, f"unknown bn_param key(s) {unknown}; valid keys are {sorted(BN_KEYS)}")
     mode = bn_param.get("mode")
@@ -225,36 +237,41 @@ def _batchnorm_forward(x, gamma, beta, bn_param, axes):
     eps = x.dtype.type(bn_param.get("eps", 1e-5))
     momentum = bn_param.get("momentum", 0.9)
     _require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
-    shape = [1] * x.ndim
-    shape[1] = D
+    shape = (1, D) + (1,) * (x.ndim - 2)
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))
+    count = x.dtype.type(x.size // D)
     if mode == "train":
-        mean = x.mean(axis=axes, dtype=x.dtype)
-        centred = x - mean.reshape(shape)
-        var = np.mean(centred * centred, axis=axes, dtype=x.dtype)
+        mean = _channel_sums(x) / count
+        xhat = x - mean.reshape(shape)
+        var = _channel_sums(xhat * xhat) / count
         bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
         bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
     else:
         mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
-        centred = x - mean.reshape(shape)
+        xhat = x - mean.reshape(shape)
     inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype)
-    xhat = centred * inv_std.reshape(shape)
-    out = xhat * gamma.astype(x.dtype).reshape(shape) + beta.astype(x.dtype).reshape(shape)
-    return out, (xhat, inv_std, gamma, mode, axes, shape)
+    np.multiply(xhat, inv_std.reshape(shape), out=xhat)
+    out = xhat * gamma.astype(x.dtype).reshape(shape)
+    out += beta.astype(x.dtype).reshape(shape)
+    return out, (xhat, inv_std, gamma, mode, shape)
 
 
 def _batchnorm_backward(dout, cache):
-    xhat, inv_std, gamma, mode, axes, shape = cache
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * xhat).sum(axis=axes)
-    dxhat = dout * gamma.astype(dout.dtype).reshape(shape)
+    xhat, inv_std, gamma, mode, shape = cache
+    dout = dout.astype(xhat.dtype, copy=False)
+    dbeta = _channel_sums(dout)
+    dgamma = _channel_sums(dout * xhat)
+    scale = (gamma.astype(xhat.dtype) * inv_std).reshape(shape)
     if mode == "test":            # mean and variance are constants
-        return dxhat * inv_std.reshape(shape), dgamma, dbeta
-    m = dout.dtype.type(dout.size // dout.shape[1])
-    mean_dxhat = (dxhat.sum(axis=axes) / m).reshape(shape)
-    mean_dxhat_xhat = ((dxhat * xhat).sum(axis=axes) / m).reshape(shape)
-    dx = (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) * inv_std.reshape(shape)
+        return dout * scale, dgamma, dbeta
+    # With g = dout * gamma: dx = (g - mean(g) - xhat * mean(g * xhat)) * inv_std, and
+    # mean(g) = gamma * dbeta / count, mean(g * xhat) = gamma * dgamma / count.
+    count = xhat.dtype.type(xhat.size // xhat.shape[1])
+    dx = xhat * (dgamma / count).reshape(shape)
+    np.subtract(dout, dx, out=dx)
+    dx -= (dbeta / count).reshape(shape)
+    dx *= scale
     return dx, dgamma, dbeta
 
 
@@ -274,7 +291,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     Returns (out, cache); out has x's dtype.
     """
     _require(x.ndim == 2, f"x must be (m, D), got shape {x.shape}")
-    return _batchnorm_forward(x, gamma, beta, bn_param, axes=(0,))
+    return _batchnorm_forward(x, gamma, beta, bn_param)
 
 
 def batchnorm_backward(dout, cache):
@@ -294,7 +311,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     Returns (out, cache).
     """
     _require(x.ndim == 4, f"x must be (m, C, H, W), got shape {x.shape}")
-    return _batchnorm_forward(x, gamma, beta, bn_param, axes=(0, 2, 3))
+    return _batchnorm_forward(x, gamma, beta, bn_param)
 
 
 def spatial_batchnorm_backward(dout, cache):

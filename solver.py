@@ -32,7 +32,7 @@ from layers import nonnegative_int, positive_int
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
                 checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None,
-                lr_schedule=None, lr_multipliers=None)
+                lr_schedule=None, param_optim_config=None)
 
 
 class Solver:
@@ -45,8 +45,9 @@ class Solver:
       lr_schedule:       instead of lr_decay: a function of the fraction of training done
                          (t / total steps, in [0, 1)) whose value multiplies every base
                          learning rate before each step (warm-up, linear decay, ...).
-      lr_multipliers:    {name prefix: factor}: parameters whose name starts with the
-                         prefix train with learning_rate * factor (e.g. {'beta': 64}).
+      param_optim_config: {name prefix: dict}: parameters whose name starts with the
+                         prefix train with the dict's entries over optim_config (e.g.
+                         {'beta': {'learning_rate': 0.5, 'weight_decay': 0}}).
       batch_size:        examples per step.
       num_epochs:        passes over the training data; an epoch is
                          max(1, N_train // batch_size) steps of a fresh shuffle.
@@ -88,7 +89,7 @@ class Solver:
         if self.lr_schedule is not None and (self.lr_decay != 1 or not callable(self.lr_schedule)):
             raise ValueError("lr_schedule must be a function, and replaces lr_decay "
                              f"(leave lr_decay at 1.0, got {self.lr_decay!r})")
-        self.lr_multipliers = dict(settings["lr_multipliers"] or {})
+        self.param_optim_config = dict(settings["param_optim_config"] or {})
         self.batch_size = positive_int("batch_size", settings["batch_size"])
         self.num_epochs = nonnegative_int("num_epochs", settings["num_epochs"])
         self.num_train_samples = settings["num_train_samples"]
@@ -123,11 +124,12 @@ class Solver:
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
+        self.epoch_times = []
         self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
         for name, config in self.optim_configs.items():
-            for prefix, factor in self.lr_multipliers.items():
-                if name.startswith(prefix) and "learning_rate" in config:
-                    config["learning_rate"] *= factor
+            for prefix, override in self.param_optim_config.items():
+                if name.startswith(prefix):
+                    config.update(override)
         self.base_learning_rates = {name: config.get("learning_rate")
                                     for name, config in self.optim_configs.items()}
 
@@ -171,13 +173,15 @@ class Solver:
     def train(self):
         """Run the remaining epochs, then load the best parameters into the model.
 
-        Returns the Solver; wall_time_s holds the seconds this call took.
+        Returns the Solver; wall_time_s holds the seconds this call took, and
+        epoch_times the seconds of every epoch so far (resumed runs included).
         """
         total = self.num_epochs * self.iterations_per_epoch
         clock = (time.time(), self.t, total)
         if self.epoch == 0:
             self._log_accuracies(*self._record_accuracies(), clock)
         while self.epoch < self.num_epochs:
+            epoch_start = time.time()
             order = self.rng.permutation(self.X_train.shape[0])
             for i in range(self.iterations_per_epoch):
                 self._step(order[i * self.batch_size:(i + 1) * self.batch_size])
@@ -188,6 +192,7 @@ class Solver:
                 if "learning_rate" in config:
                     config["learning_rate"] *= self.lr_decay
             self._log_accuracies(*self._record_accuracies(), clock)
+            self.epoch_times.append(time.time() - epoch_start)
             self._save_checkpoint()
         if self.best_params:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
@@ -335,4 +340,4 @@ def _buffers(model):
 
 
 _CHECKPOINTED = ("epoch", "t", "best_val_acc", "best_params", "best_buffers", "loss_history",
-                 "train_acc_history", "val_acc_history", "optim_configs")
+                 "train_acc_history", "val_acc_history", "optim_configs", "epoch_times")

@@ -175,7 +175,7 @@ def test_latest_checkpoint_is_none_when_nothing_was_saved(tmp_path):
     assert Solver.latest_checkpoint(str(tmp_path / "nothing")) is None
 
 
-def test_lr_schedule_sets_every_step_and_multipliers_scale_named_parameters():
+def test_lr_schedule_sets_every_step_and_overrides_apply_by_name():
     seen = []
 
     def rule(w, dw, config):
@@ -184,7 +184,7 @@ def test_lr_schedule_sets_every_step_and_multipliers_scale_named_parameters():
     schedule = optim.PiecewiseLinear([(0, 0.5), (1, 1.5)])
     solver = make_solver(update_rule=rule, optim_config={"learning_rate": 0.1}, num_epochs=1,
                          batch_size=50, data=toy_data(100), lr_schedule=schedule,
-                         lr_multipliers={"theta2": 10.0}).train()
+                         param_optim_config={"theta2": {"learning_rate": 1.0}}).train()
     names = list(solver.model.params)
     per_step = [dict(zip(names, seen[i:i + len(names)])) for i in range(0, len(seen), len(names))]
     assert [s["theta1"] for s in per_step] == pytest.approx([0.05, 0.1])
