@@ -119,3 +119,28 @@ def test_bad_whitening_filters_and_images_are_refused():
         WhitenedConvNet(np.zeros((4, 3, 3, 3)), input_dim=(3, 8, 8))
     with pytest.raises(ValueError, match="shape mismatch"):
         small_net().loss(np.zeros((2, 3, 16, 16)))
+
+
+def test_a_killed_run_resumes_to_the_same_bits(tmp_path):
+    """Augmentation draws, BN running statistics and the optimizer all live in the checkpoint."""
+    from solver import Solver
+    r = np.random.default_rng(7)
+    data = {"X_train": images(m=24, seed=1), "y_train": r.integers(10, size=24),
+            "X_val": images(m=6, seed=2), "y_val": r.integers(10, size=6)}
+
+    def solver(epochs, name):
+        net = small_net(augment=True, tta="flip", rng=3, seed=None)
+        return Solver(net, data, update_rule="sgd_nesterov",
+                      optim_config={"learning_rate": 0.05, "weight_decay": 0.01},
+                      num_epochs=epochs, batch_size=8, verbose=False, seed=0,
+                      checkpoint_name=str(tmp_path / name))
+    straight = solver(3, "a").train()
+    first = solver(3, "b")
+    first.num_epochs = 1
+    first.train()
+    resumed = solver(3, "b")
+    assert resumed.resume() == 1
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
+    for key, value in straight.model.buffers.items():
+        np.testing.assert_array_equal(resumed.model.buffers[key], value)

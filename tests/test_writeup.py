@@ -79,7 +79,7 @@ def test_results_table_from_a_results_file():
                       "hyperparameters": {"hidden_dim": 200, "reg": 0.25, "learning_rate": 1e-3}},
         "dropout": {"runs": [{"label": "no dropout", "train_acc": 1.0, "val_acc": 0.27},
                              {"label": "p = 0.75", "train_acc": 0.8, "val_acc": 0.30}]},
-        "convnet_best": {"train_acc": 0.85, "val_acc": 0.78, "test_acc": 0.771,
+        "best_model": {"train_acc": 0.85, "val_acc": 0.78, "test_acc": 0.771,
                          "wall_time_s": 5400},
     }
     text = make_results_table.render(sample)
