@@ -16,17 +16,14 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from data_utils import BATCH_FILES, cifar10_dir, get_CIFAR10_data, load_CIFAR_batch, md5sum
-from convnet import WhitenedConvNet, whitening_filters
 from fc_net import TwoLayerNet
 from layers import conv_forward_naive
-from optim import PiecewiseLinear
 from solver import Solver
 from vis_utils import show_grid
 
@@ -406,107 +403,6 @@ class FlipAugment:
         return self.model.loss(X, y)
 
 
-# ------------------------------------------------ 4.4.7: the fast net (best model)
-
-# The recipe of `python experiments.py best` (see convnet.WhitenedConvNet). Learning rate
-# and weight decay follow airbench94's per-example values: its learning rate 11.5 per
-# 1024 summed examples and momentum 0.85 give 1.465e-3 per summed example, i.e.
-# 1.465e-3 * batch_size for our mean loss; its weight decay, 0.0153 per 1024 examples
-# applied through the momentum, is a decoupled decay of about 0.0089 * learning rate
-# per step. BN biases learn 64 times faster, without decay.
-BEST = dict(widths=(64, 128, 128), batch_size=512, num_epochs=13, momentum=0.85,
-            lr_per_example=1.465e-3, weight_decay=0.0089, bias_lr_scale=64.0,
-            smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4,
-            schedule=((0, 0.2), (0.23, 1.0), (1, 0.07)), tta="flip_translate",
-            whitening_images=5000, seed=0)
-QUICK_BEST = dict(BEST, widths=(16, 32, 32), batch_size=100, num_epochs=3,
-                  whitening_images=500)
-BEST_DATA_SIZES = dict(num_training=49000, num_validation=1000, num_test=10000)
-QUICK_BEST_DATA_SIZES = dict(num_training=2000, num_validation=500, num_test=500)
-
-
-def channel_standardize(data):
-    """Every image split with the training images' per-channel mean removed and divided by
-    their per-channel standard deviation (data as get_CIFAR10_data(subtract_mean=False))."""
-    mean = data["X_train"].mean(axis=(0, 2, 3), keepdims=True, dtype=np.float64)
-    std = data["X_train"].std(axis=(0, 2, 3), keepdims=True, dtype=np.float64)
-    return {k: ((v - mean) / std).astype(np.float32) if k.startswith("X_") else v
-            for k, v in data.items()}
-
-
-def best_solver(data, settings, checkpoint=None, verbose=True):
-    """The WhitenedConvNet of settings (see BEST) and the Solver that trains it."""
-    s = settings
-    whiten = whitening_filters(data["X_train"][:s["whitening_images"]])
-    model = WhitenedConvNet(whiten, widths=s["widths"], smoothing=s["smoothing"],
-                            head_scale=s["head_scale"], bn_momentum=s["bn_momentum"],
-                            tta="flip", rng=s["seed"])
-    lr = s["lr_per_example"] * s["batch_size"]
-    return Solver(model, data, update_rule="sgd_nesterov",
-                  optim_config={"learning_rate": lr, "momentum": s["momentum"],
-                                "weight_decay": s["weight_decay"]},
-                  param_optim_config={"beta": {"learning_rate": lr * s["bias_lr_scale"],
-                                               "weight_decay": 0.0},
-                                      "gamma": {"weight_decay": 0.0}},
-                  lr_schedule=PiecewiseLinear(s["schedule"]), num_epochs=s["num_epochs"],
-                  batch_size=s["batch_size"], print_every=20, seed=s["seed"],
-                  checkpoint_name=checkpoint, verbose=verbose)
-
-
-def peak_memory_mib():
-    """Peak resident memory of this process so far, in MiB (None where unknown)."""
-    try:
-        import resource
-    except ImportError:                       # Windows
-        return None
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(kib / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
-
-
-def test_accuracy(model, X, y, tta, batch_size=500):
-    """Accuracy of model on (X, y) with the test-time views tta; restores model.tta."""
-    saved, model.tta = model.tta, tta
-    try:
-        predictions = [np.argmax(model.loss(X[i:i + batch_size]), axis=1)
-                       for i in range(0, len(X), batch_size)]
-    finally:
-        model.tta = saved
-    return float(np.mean(np.concatenate(predictions) == y))
-
-
-def train_best(root=None):
-    """Train the best model end to end (quick mode: a small version) and record its result."""
-    settings = pick(BEST, QUICK_BEST)
-    data = channel_standardize(get_CIFAR10_data(**pick(BEST_DATA_SIZES, QUICK_BEST_DATA_SIZES),
-                                                subtract_mean=False, root=root))
-    print(describe_dataset(root))
-    solver = best_solver(data, settings, checkpoint=checkpoint_path("best"))
-    print("settings:", settings)
-    solver.resume()
-    solver.train()
-    start = time.time()
-    entry = {"test_acc": test_accuracy(solver.model, data["X_test"], data["y_test"],
-                                       settings["tta"]),
-             "num_test": int(len(data["y_test"])),
-             "test_acc_no_tta": test_accuracy(solver.model, data["X_test"], data["y_test"],
-                                              "none"),
-             "val_acc": solver.best_val_acc,
-             "train_acc": solver.train_acc_history[-1],
-             "epochs": solver.epoch,
-             "wall_time_s": round(sum(solver.epoch_times), 1),
-             "eval_time_s": round(time.time() - start, 1),
-             "peak_memory_mib": peak_memory_mib(),
-             "val_acc_history": solver.val_acc_history,
-             "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v)
-                                 for k, v in settings.items()}}
-    record_result("best_model", entry)
-    print(f"test accuracy {entry['test_acc']:.4f} on {entry['num_test']} images "
-          f"({entry['test_acc_no_tta']:.4f} without test-time views); training "
-          f"{entry['wall_time_s'] / 60:.1f} min for {entry['epochs']} epochs; peak memory "
-          f"{entry['peak_memory_mib']} MiB")
-    return solver, entry
-
-
 # ------------------------------------------------------------------- main
 
 def main(argv=None):
@@ -517,6 +413,7 @@ def main(argv=None):
     parser.add_argument("--data", default=None, help="CIFAR-10 folder (default: $CIFAR10_DIR)")
     args = parser.parse_args(argv)
     if args.experiment == "best":
+        from best_model import train_best    # imported here: the FC notebooks need none of it
         train_best(args.data)
         return
     data = get_CIFAR10_data(root=args.data)

@@ -10,10 +10,12 @@ packages), with the working directory at the repository root. Cell outputs are
 echoed to the terminal while they arrive, so long trainings show their progress.
 
 Resuming: an executed notebook records in its metadata a hash of its code cells
-and of the Python modules next to it. A notebook whose saved outputs match the
-current hash (and mode) is skipped unless --force is given; and the long
-trainings resume from the Solver checkpoints in checkpoints/ when a run was cut
-short.
+and of what they depend on: the modules beside it that they import, directly or
+through each other, and the Cython source when the compiled extension is among
+them. A notebook whose saved outputs match the current hash (and mode) is
+skipped unless --force is given, so editing convnet.py reruns only the notebook
+that imports it; and the long trainings resume from the Solver checkpoints in
+checkpoints/ when a run was cut short.
 
 Quick mode never writes the committed notebooks: its notebooks, HTML and
 results.json go to runs/quick/ (or --out-dir).
@@ -24,7 +26,7 @@ of being left to MathJax from a CDN, and the title cell's '**Group:**' line is
 set from AUTHORS.
 """
 import argparse
-import glob
+import ast
 import hashlib
 import os
 import re
@@ -44,7 +46,6 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 NOTEBOOKS = ("FullyConnectedNets.ipynb", "Dropout.ipynb", "ConvolutionalNetworks.ipynb")
 QUICK_DIR = os.path.join(ROOT, "runs", "quick")
 METADATA_KEY = "hw5"
-TOOLS = {"run_notebooks.py", "make_submission.py", "setup.py", "decision_stumps.py", "authors.py"}
 CELL_TIMEOUT = 3 * 3600    # the longest cell trains the ConvNet for about an hour
 # One BLAS thread unless told otherwise: on a 2-core machine shared with other
 # work, OpenBLAS threads that spin waiting for a busy core make a matrix product
@@ -57,18 +58,53 @@ def quick_mode():
     return os.environ.get("HW5_QUICK", "") not in ("", "0")
 
 
+def imported_names(source):
+    """Names of the modules that Python source imports when it runs: its module-level
+    import statements (also under if/try), not those inside functions, which run only
+    when called. IPython magics are skipped."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    names = set()
+    todo = list(ast.parse(code).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.If, ast.Try, ast.ExceptHandler, ast.With)):
+            todo.extend(ast.iter_child_nodes(node))
+        elif isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def dependencies(nb, root=ROOT):
+    """Sorted files in root that nb's code cells import, directly or through each other:
+    '<name>.py' for a module, '<name>.pyx' for a compiled extension built from one."""
+    found, todo = set(), set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            todo |= imported_names(cell.source)
+    while todo:
+        name = todo.pop()
+        for filename in (f"{name}.py", f"{name}.pyx"):
+            path = os.path.join(root, filename)
+            if filename not in found and os.path.isfile(path):
+                found.add(filename)
+                if filename.endswith(".py"):
+                    with open(path, encoding="utf-8") as f:
+                        todo |= imported_names(f.read())
+    return sorted(found)
+
+
 def source_hash(nb, root=ROOT):
-    """SHA-256 of the notebook's code cells and of the modules in root it can import."""
+    """SHA-256 of the notebook's code cells and of the files in root they depend on."""
     digest = hashlib.sha256()
     for cell in nb.cells:
         if cell.cell_type == "code":
             digest.update(cell.source.encode() + b"\0")
-    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
-        if os.path.basename(path) in TOOLS:
-            continue
-        digest.update(os.path.basename(path).encode() + b"\0")
-        with open(path, "rb") as f:
-            digest.update(f.read() + b"\0")
+    for filename in dependencies(nb, root):
+        digest.update(filename.encode() + b"\0")
+        with open(os.path.join(root, filename), "rb") as f:
+            digest.update(f.read().replace(b"\r\n", b"\n") + b"\0")
     return digest.hexdigest()
 
 

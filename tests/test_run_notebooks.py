@@ -115,3 +115,27 @@ def test_html_export_renders_math_offline_and_names_the_group(tmp_path, monkeypa
 def test_offline_math_leaves_escaped_dollars_and_plain_text():
     assert run_notebooks.offline_math("costs \\$5, no math") == "costs \\$5, no math"
     assert run_notebooks.offline_math("$x$").startswith("<math")
+
+
+def test_hash_follows_imports_transitively_and_the_cython_source(tmp_path):
+    (tmp_path / "a.py").write_text("import b\n\ndef later():\n    import lazy\n")
+    (tmp_path / "b.py").write_text("try:\n    import ext\nexcept ImportError:\n    import c\n")
+    for name in ("c.py", "lazy.py", "other.py"):
+        (tmp_path / name).write_text("X = 1\n")
+    (tmp_path / "ext.pyx").write_text("# cython\n")
+    nb = write_notebook(tmp_path / "N.ipynb", "%matplotlib inline\nimport numpy as np\nimport a")
+    assert run_notebooks.dependencies(nb, str(tmp_path)) == ["a.py", "b.py", "c.py", "ext.pyx"]
+    digest = run_notebooks.source_hash(nb, str(tmp_path))
+    for unrelated in ("lazy.py", "other.py"):
+        (tmp_path / unrelated).write_text("X = 2\n")
+    assert run_notebooks.source_hash(nb, str(tmp_path)) == digest
+    (tmp_path / "ext.pyx").write_text("# cython, changed\n")
+    assert run_notebooks.source_hash(nb, str(tmp_path)) != digest
+
+
+def test_only_the_convolutional_notebook_depends_on_convnet():
+    depends = {name: run_notebooks.dependencies(nbformat.read(os.path.join(run_notebooks.ROOT, name), 4))
+               for name in run_notebooks.NOTEBOOKS}
+    assert [name for name, files in depends.items() if "convnet.py" in files] == \
+        ["ConvolutionalNetworks.ipynb"]
+    assert all("im2col_cython.pyx" in files for files in depends.values())

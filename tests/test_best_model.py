@@ -1,0 +1,46 @@
+"""best_model.py: the 4.4.7 recipe's data, evaluation and (slow) a quick end-to-end run
+on the real CIFAR-10 copy that must learn."""
+import json
+
+import numpy as np
+import pytest
+
+import best_model
+from convnet import WhitenedConvNet, whitening_filters
+
+
+def test_channel_standardize_uses_the_training_statistics():
+    rng = np.random.default_rng(0)
+    data = {"X_train": rng.normal(100, 20, (30, 3, 4, 4)), "y_train": np.zeros(30, int),
+            "X_test": rng.normal(100, 20, (5, 3, 4, 4))}
+    data["X_train"][:, 1] *= 3
+    out = best_model.channel_standardize(data)
+    np.testing.assert_allclose(out["X_train"].mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(out["X_train"].std(axis=(0, 2, 3)), 1, rtol=1e-5)
+    assert out["X_test"].dtype == np.float32 and out["y_train"] is data["y_train"]
+
+
+def test_test_accuracy_uses_the_views_asked_for_and_restores_the_model():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, 3, 8, 8)).astype(np.float32)
+    net = WhitenedConvNet(whitening_filters(X), input_dim=(3, 8, 8), widths=(4, 4, 4),
+                          tta="flip", seed=0)
+    y = np.argmax(net.loss(X), axis=1)
+    assert best_model.test_accuracy(net, X, y, "flip", batch_size=5) == 1.0
+    best_model.test_accuracy(net, X, y, "none")
+    assert net.tta == "flip"
+
+
+def test_peak_memory_is_reported_in_mib():
+    assert 10 < best_model.peak_memory_mib() < 64 * 1024
+
+
+@pytest.mark.slow
+def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path):
+    monkeypatch.setenv("HW5_QUICK", "1")
+    monkeypatch.setenv("HW5_RESULTS", str(tmp_path / "results.json"))
+    solver, entry = best_model.train_best()
+    assert solver.val_acc_history[-1] > 0.3 > solver.val_acc_history[0]
+    recorded = json.load(open(tmp_path / "results.json"))["best_model"]
+    assert recorded["num_test"] == 500 and recorded["epochs"] == 3
+    assert {"test_acc", "wall_time_s", "peak_memory_mib", "val_acc_history"} <= set(recorded)
