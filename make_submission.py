@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 NOTEBOOKS = ("FullyConnectedNets", "Dropout", "ConvolutionalNetworks")
 ARTEFACTS = ("writeup.pdf",) + tuple(f"{name}.html" for name in NOTEBOOKS)
 EXCLUDED_DIRS = ("datasets", ".venv", "venv", "build", "checkpoints", "runs", "__pycache__",
-                 ".pytest_cache", ".ipynb_checkpoints")
+                 ".pytest_cache", ".ipynb_checkpoints", "hw5.egg-info")
 EXCLUDED_FILES = ("*.so", "*.pyd", "*.o", "*.pyc", "*.pkl", "*.zip", "*.tar.gz",
                   "im2col_cython.c", "data_batch_*", "test_batch", "batches.meta")
 # Notebooks with their plots run to a few MB; a file over 20 MB is data.

@@ -2,6 +2,8 @@
 
     python setup.py build_ext --inplace        (or: make build)
 
+`pip install -e .` builds it too; the package's metadata is in pyproject.toml.
+
 Needs a C compiler, Cython 3 and NumPy 2 (requirements.txt). No OpenMP: the
 loops are serial, since BLAS already runs the matrix products on every core.
 """
@@ -19,4 +21,4 @@ extension = Extension(
     extra_compile_args=[] if os.name == "nt" else ["-O3"],
 )
 
-setup(name="im2col_cython", ext_modules=cythonize([extension], language_level=3))
+setup(ext_modules=cythonize([extension], language_level=3))
