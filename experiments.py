@@ -11,7 +11,6 @@ run top to bottom in minutes; it never writes checkpoints, and its results go
 to runs/quick/. Everything is seeded: a rerun reproduces its numbers.
 """
 import argparse
-import fcntl
 import json
 import os
 import platform
@@ -20,6 +19,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from filelock import FileLock
 
 from data_utils import BATCH_FILES, cifar10_dir, get_CIFAR10_data, load_CIFAR_batch, md5sum
 from fc_net import TwoLayerNet
@@ -141,11 +141,9 @@ def record_result(key, entry, path=None):
     """Store entry under key in the results JSON (keeping the other keys)."""
     path = path or results_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    # Notebooks running at once each add their key: a lock on the folder keeps one
-    # from overwriting another's between its read and its write.
-    folder = os.open(os.path.dirname(path), os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
+    # Notebooks running at once each add their key: the lock keeps one from overwriting
+    # another's between its read and its write (filelock works on every OS).
+    with FileLock(path + ".lock"):
         results = {}
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
@@ -156,8 +154,6 @@ def record_result(key, entry, path=None):
             json.dump(results, f, indent=2)
             f.write("\n")
         os.replace(path + ".tmp", path)
-    finally:
-        os.close(folder)        # releases the lock
 
 
 def evaluate(solver, data, splits=("train", "val", "test")):

@@ -6,6 +6,8 @@ The handout wants three separate attachments: writeup.pdf, each notebook saved
 as HTML, and a zip of the work without the datasets. The zip holds every file
 git tracks (code, tests, notebooks with their outputs, writeup sources) plus
 the built artefacts (writeup.pdf and the notebooks' HTML), all under hw5/.
+Outside a git checkout (an unpacked zip) it holds every file in the folder
+instead, minus the same exclusions; either way it lists what it left out.
 Datasets, virtual environments, build products (compiled extensions, the
 generated C file, LaTeX build folders) and training checkpoints never go in,
 even if someone commits one by mistake.
@@ -24,7 +26,7 @@ NOTEBOOKS = ("FullyConnectedNets", "Dropout", "ConvolutionalNetworks")
 ARTEFACTS = ("writeup.pdf",) + tuple(f"{name}.html" for name in NOTEBOOKS)
 EXCLUDED_DIRS = ("datasets", ".venv", "venv", "build", "checkpoints", "runs", "__pycache__",
                  ".pytest_cache", ".ipynb_checkpoints", "hw5.egg-info")
-EXCLUDED_FILES = ("*.so", "*.pyd", "*.o", "*.pyc", "*.pkl", "*.zip", "*.tar.gz",
+EXCLUDED_FILES = ("*.so", "*.pyd", "*.o", "*.pyc", "*.pkl", "*.zip", "*.tar.gz", "*.tmp", "*.lock",
                   "im2col_cython.c", "data_batch_*", "test_batch", "batches.meta")
 # Notebooks with their plots run to a few MB; a file over 20 MB is data.
 MAX_FILE_BYTES = 20 << 20
@@ -37,9 +39,45 @@ def excluded(path):
             or any(fnmatch.fnmatch(parts[-1], pattern) for pattern in EXCLUDED_FILES))
 
 
+def left_out(paths):
+    """The excluded ones among paths, each excluded folder named once ('.venv/')."""
+    out = set()
+    for path in paths:
+        if excluded(path):
+            parts = path.split("/")
+            folder = next((i for i, part in enumerate(parts[:-1]) if part in EXCLUDED_DIRS), None)
+            out.add(path if folder is None else "/".join(parts[:folder + 1]) + "/")
+    return sorted(out)
+
+
 def tracked_files(root):
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True)
+    """The files git tracks in root, or None when root is not the top of a git checkout
+    (no git, no repository, or a folder unpacked inside someone else's repository)."""
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if os.path.realpath(top) != os.path.realpath(root):
+            return None
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
     return [p for p in out.stdout.decode().split("\0") if p]
+
+
+def folder_files(root):
+    """Every file under root, repository-relative with '/' separators."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        rel = os.path.relpath(folder, root)
+        found += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/") for f in files]
+    return found
+
+
+def candidate_files(root):
+    """(files the zip may hold, where they came from): git's tracked files, else the folder's."""
+    tracked = tracked_files(root)
+    return (tracked, "git ls-files") if tracked is not None else (folder_files(root), "the folder")
 
 
 def submission_files(root=ROOT, require_artefacts=True):
@@ -52,7 +90,7 @@ def submission_files(root=ROOT, require_artefacts=True):
     if missing and require_artefacts:
         raise FileNotFoundError(f"missing {', '.join(missing)}: build them first with "
                                 f"`make notebooks` (HTML) and `make writeup` (writeup.pdf)")
-    files = set(tracked_files(root)) | {a for a in ARTEFACTS if a not in missing}
+    files = set(candidate_files(root)[0]) | {a for a in ARTEFACTS if a not in missing}
     keep = []
     for path in sorted(files):
         full = os.path.join(root, path)
@@ -85,7 +123,11 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"make_submission: {error}")
     size = os.path.getsize(args.out)
-    print(f"wrote {args.out}: {len(files)} files, {size / 1e6:.1f} MB")
+    listed, source = candidate_files(ROOT)
+    print(f"wrote {args.out}: {len(files)} files from {source}, {size / 1e6:.1f} MB")
+    skipped = left_out(listed)
+    if skipped:
+        print("left out (data, environments, build products, checkpoints): " + ", ".join(skipped))
     if authors.is_placeholder(authors.read_authors()):
         print("WARNING: AUTHORS still holds the placeholder: put your group's names in it, then "
               "rebuild the writeup (`make writeup`) and the HTML (`python run_notebooks.py "

@@ -97,3 +97,22 @@ def test_main_warns_while_authors_holds_the_placeholder(tmp_path, monkeypatch, c
     (tmp_path / "AUTHORS").write_text("Ada Lovelace\n")
     make_submission.main(["--out", str(tmp_path / "hw5.zip")])
     assert "placeholder" not in capsys.readouterr().err
+
+
+def test_a_plain_folder_without_git_is_packed_too(repo, tmp_path, monkeypatch, capsys):
+    import shutil
+    folder = tmp_path / "unzipped"
+    shutil.copytree(repo, folder, ignore=shutil.ignore_patterns(".git"))
+    assert make_submission.tracked_files(str(folder)) is None
+    files = make_submission.submission_files(str(folder))
+    assert "layers.py" in files and "notes.txt" in files          # untracked files count here
+    assert not any(make_submission.excluded(p) for p in files)
+    assert make_submission.left_out(make_submission.folder_files(str(folder))) == [
+        ".venv/", "build/", "checkpoints/", "datasets/", "im2col_cython.c",
+        "im2col_cython.cpython-311-x86_64-linux-gnu.so", "runs/", "writeup/build/"]
+    monkeypatch.setattr(make_submission, "ROOT", str(folder))
+    make_submission.main(["--out", str(tmp_path / "hw5.zip")])
+    out = capsys.readouterr().out
+    assert "from the folder" in out and "left out" in out and ".venv/" in out
+    with zipfile.ZipFile(tmp_path / "hw5.zip") as zf:
+        assert "hw5/layers.py" in zf.namelist()
