@@ -8,17 +8,34 @@ import numpy as np
 
 
 def rel_error(x, y):
-    """Relative error max |x - y| / max(1e-8, |x| + |y|), taken elementwise."""
+    """Relative error max |x - y| / max(1e-8, |x| + |y|), taken elementwise.
+
+    x and y must have the same shape: broadcasting would compare other entries.
+    """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"shape mismatch: rel_error compares arrays of one shape, got "
+                         f"{x.shape} and {y.shape}")
+    if x.size == 0:
+        raise ValueError("rel_error of empty arrays is undefined")
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def _check_float(x):
+    """Centred differences move x by h = 1e-5: an integer array would round it away."""
+    if not (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating)):
+        raise ValueError(f"x must be a float array (float64 for accurate checks), got "
+                         f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}")
 
 
 def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
     """Gradient of a scalar function f at x, one entry at a time.
 
     f: callable taking x (modified in place and restored) and returning a scalar.
-    x: array; returns an array shaped like x with df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / 2h.
+    x: float array; returns an array shaped like x with
+       df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / 2h.
     """
+    _check_float(x)
     grad = np.zeros_like(x, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
         old = x[ix]
@@ -40,6 +57,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     df: upstream derivative, shaped like f(x).
     Returns an array shaped like x.
     """
+    _check_float(x)
     grad = np.zeros_like(x, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
         old = x[ix]
@@ -57,6 +75,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
 
     Returns the list of relative errors, printing each when verbose.
     """
+    _check_float(x)
     rng = np.random.default_rng(seed)
     errors = []
     for _ in range(num_checks):

@@ -62,6 +62,13 @@ def window_count(size, field, pad, stride, names=("W", "F", "P", "S")):
     return 1 + span // stride
 
 
+def check_keys(name, settings, valid):
+    """Raise ValueError naming the valid keys when the dict settings holds any other."""
+    _require(isinstance(settings, dict), f"{name} must be a dict, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(valid))
+    _require(not unknown, f"unknown {name} key(s) {unknown}; valid keys are {sorted(valid)}")
+
+
 def conv_geometry(x_shape, theta_shape, conv_param):
     """Validate a convolution and return (stride, pad, H_out, W_out).
 
@@ -74,6 +81,7 @@ def conv_geometry(x_shape, theta_shape, conv_param):
     _, C, H, W = x_shape
     _, C_theta, HH, WW = theta_shape
     _require(C == C_theta, f"channel mismatch: x has C={C} channels but theta expects {C_theta}")
+    check_keys("conv_param", conv_param, ("stride", "pad"))
     stride = positive_int("conv_param['stride']", conv_param.get("stride", 1))
     pad = nonnegative_int("conv_param['pad']", conv_param.get("pad", 0))
     H_out = window_count(H, HH, pad, stride, ("H", "HH", "P", "S"))
@@ -85,6 +93,7 @@ def pool_geometry(x_shape, pool_param):
     """Validate a max pool and return (pool_height, pool_width, stride, H_out, W_out)."""
     _require(len(x_shape) == 4, f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
     _, _, H, W = x_shape
+    check_keys("pool_param", pool_param, ("pool_height", "pool_width", "stride"))
     ph = positive_int("pool_param['pool_height']", pool_param.get("pool_height", 2))
     pw = positive_int("pool_param['pool_width']", pool_param.get("pool_width", 2))
     stride = positive_int("pool_param['stride']", pool_param.get("stride", 2))
@@ -176,9 +185,7 @@ def dropout_forward(x, dropout_param):
     """
     p = dropout_param.get("p")
     mode = dropout_param.get("mode", "train")
-    unknown = sorted(set(dropout_param) - {"p", "mode", "seed", "rng"})
-    _require(not unknown, f"unknown dropout_param key(s) {unknown}; valid keys are "
-                          f"['mode', 'p', 'rng', 'seed']")
+    check_keys("dropout_param", dropout_param, ("p", "mode", "seed", "rng"))
     _require(isinstance(p, (int, float, np.floating)) and 0 <= p < 1,
              f"dropout_param['p'] is the probability of dropping a unit and must be in [0, 1), "
              f"got {p!r}")
@@ -224,8 +231,7 @@ def _channel_sums(a):
 
 def _batchnorm_forward(x, gamma, beta, bn_param):
     """Batch norm over every axis of x but 1, one (gamma, beta) per index of axis 1."""
-    unknown = sorted(set(bn_param) - set(BN_KEYS))
-    _require(not unknown, f"unknown bn_param key(s) {unknown}; valid keys are {sorted(BN_KEYS)}")
+    check_keys("bn_param", bn_param, BN_KEYS)
     mode = bn_param.get("mode")
     _require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
     _require(np.issubdtype(x.dtype, np.floating), f"x must hold floats, got dtype {x.dtype}")

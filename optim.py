@@ -14,10 +14,18 @@ dtype so float32 training stays float32.
 import numpy as np
 
 
-def _with_defaults(config, **defaults):
+def _with_defaults(config, state=(), **defaults):
+    """config with the defaults filled in; a key that is neither a hyperparameter nor the
+    rule's state (a typo such as 'lr') and a negative learning rate raise ValueError."""
     config = {} if config is None else config
+    unknown = sorted(set(config) - set(defaults) - set(state))
+    if unknown:
+        raise ValueError(f"unknown optim_config key(s) {unknown}; valid keys are "
+                         f"{sorted(defaults)} (and the state {sorted(state)})")
     for key, value in defaults.items():
         config.setdefault(key, value)
+    if not config["learning_rate"] >= 0:
+        raise ValueError(f"learning_rate must be non-negative, got {config['learning_rate']!r}")
     return config
 
 
@@ -35,7 +43,7 @@ def sgd_momentum(theta, dtheta, config=None):
 
     config: learning_rate alpha (1e-2), momentum mu (0.9), velocity v (zeros).
     """
-    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9)
+    config = _with_defaults(config, ("velocity",), learning_rate=1e-2, momentum=0.9)
     v = config.get("velocity")
     v = np.zeros_like(theta) if v is None else v
     v = config["momentum"] * v - config["learning_rate"] * dtheta
@@ -55,7 +63,8 @@ def sgd_nesterov(theta, dtheta, config=None):
     config: learning_rate alpha (1e-2), momentum mu (0.9), weight_decay lambda (0),
             velocity v (zeros).
     """
-    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9, weight_decay=0.0)
+    config = _with_defaults(config, ("velocity",), learning_rate=1e-2, momentum=0.9,
+                            weight_decay=0.0)
     v = config.get("velocity")
     v = np.zeros_like(theta) if v is None else v
     mu, alpha = config["momentum"], config["learning_rate"]
@@ -76,7 +85,7 @@ def rmsprop(theta, dtheta, config=None):
     config: learning_rate alpha (1e-2), decay_rate gamma (0.99), epsilon eps (1e-8),
             cache c (zeros).
     """
-    config = _with_defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
+    config = _with_defaults(config, ("cache",), learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
     c = config.get("cache")
     c = np.zeros_like(theta) if c is None else c
     gamma = config["decay_rate"]
@@ -98,7 +107,7 @@ def adam(theta, dtheta, config=None):
     config: learning_rate alpha (1e-3), beta1 (0.9), beta2 (0.999), epsilon eps (1e-8),
             m and v (zeros), t (0).
     """
-    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999,
+    config = _with_defaults(config, ("m", "v"), learning_rate=1e-3, beta1=0.9, beta2=0.999,
                             epsilon=1e-8, t=0)
     m, v = config.get("m"), config.get("v")
     m = np.zeros_like(theta) if m is None else m
@@ -121,7 +130,7 @@ def adagrad(theta, dtheta, config=None):
 
     config: learning_rate alpha (1e-2), epsilon eps (1e-8), cache c (zeros).
     """
-    config = _with_defaults(config, learning_rate=1e-2, epsilon=1e-8)
+    config = _with_defaults(config, ("cache",), learning_rate=1e-2, epsilon=1e-8)
     c = config.get("cache")
     c = (np.zeros_like(theta) if c is None else c) + dtheta * dtheta
     config["cache"] = c
@@ -139,7 +148,7 @@ def adadelta(theta, dtheta, config=None):
     config: learning_rate alpha (1.0, Zeiler's rule has none), rho (0.95),
             epsilon eps (1e-6), g2 and d2 (zeros).
     """
-    config = _with_defaults(config, learning_rate=1.0, rho=0.95, epsilon=1e-6)
+    config = _with_defaults(config, ("g2", "d2"), learning_rate=1.0, rho=0.95, epsilon=1e-6)
     g2, d2 = config.get("g2"), config.get("d2")
     g2 = np.zeros_like(theta) if g2 is None else g2
     d2 = np.zeros_like(theta) if d2 is None else d2

@@ -85,6 +85,8 @@ class Solver:
         self.update_rule = self._resolve_rule(settings["update_rule"])
         self.optim_config = dict(settings["optim_config"] or {})
         self.lr_decay = settings["lr_decay"]
+        if not (isinstance(self.lr_decay, (int, float)) and self.lr_decay >= 0):
+            raise ValueError(f"lr_decay must be a non-negative number, got {self.lr_decay!r}")
         self.lr_schedule = settings["lr_schedule"]
         if self.lr_schedule is not None and (self.lr_decay != 1 or not callable(self.lr_schedule)):
             raise ValueError("lr_schedule must be a function, and replaces lr_decay "

@@ -110,3 +110,14 @@ def test_conv_rejects_wrong_bias_shape():
 def test_pool_rejects_invalid_hyperparameters(pool_param, match):
     with pytest.raises(ValueError, match=match):
         max_pool_forward_naive(np.zeros((1, 1, 8, 9)), pool_param)
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: conv_forward_naive(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), np.zeros(1),
+                                {"padding": 1}), "unknown conv_param key.*padding.*'pad'"),
+    (lambda: max_pool_forward_naive(np.zeros((1, 1, 4, 4)), {"pool_size": 4}),
+     "unknown pool_param key.*pool_size.*pool_height"),
+])
+def test_misspelled_settings_raise(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()

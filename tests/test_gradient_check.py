@@ -34,3 +34,19 @@ def test_grad_check_sparse_flags_a_wrong_gradient(capsys):
     assert max(good) < 1e-8
     assert min(bad) > 1e-2
     assert capsys.readouterr().out.count("relative error") == 5
+
+
+@pytest.mark.parametrize("a, b", [(np.ones(3), np.ones(1)), (np.ones((2, 3)), np.ones((3, 2))),
+                                  (np.ones(2), 1.0)])
+def test_rel_error_refuses_arrays_of_different_shapes(a, b):
+    with pytest.raises(ValueError, match="shape mismatch"):
+        rel_error(a, b)
+
+
+@pytest.mark.parametrize("check", [
+    lambda x: eval_numerical_gradient(lambda v: float(np.sum(v)), x),
+    lambda x: eval_numerical_gradient_array(lambda v: v * 2, x, np.ones(3)),
+])
+def test_numerical_gradients_refuse_integer_arrays(check):
+    with pytest.raises(ValueError, match="float array"):
+        check(np.arange(3))

@@ -131,3 +131,12 @@ def test_piecewise_linear_schedule():
     for bad in ([(0, 1)], [(0.1, 1), (1, 0)], [(0, 1), (0.5, 1), (0.4, 1), (1, 1)], [(0, -1), (1, 1)]):
         with pytest.raises(ValueError, match="knots|multipliers"):
             optim.PiecewiseLinear(bad)
+
+
+@pytest.mark.parametrize("rule", sorted(optim.UPDATE_RULES))
+def test_misspelled_or_negative_settings_raise(rule):
+    update = optim.UPDATE_RULES[rule]
+    with pytest.raises(ValueError, match="unknown optim_config key.*'lr'.*learning_rate"):
+        update(THETA, GRAD, {"lr": 10})
+    with pytest.raises(ValueError, match="learning_rate must be non-negative"):
+        update(THETA, GRAD, {"learning_rate": -1e-3})
