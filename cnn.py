@@ -9,7 +9,7 @@ import numpy as np
 from fc_net import l2_penalty
 from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                          conv_relu_pool_forward)
-from layers import affine_backward, affine_forward, positive_int, softmax_loss
+from layers import affine_backward, affine_forward, check_batch, positive_int, softmax_loss
 
 
 class ThreeLayerConvNet:
@@ -77,6 +77,7 @@ class ThreeLayerConvNet:
         if X.ndim != 4 or X.shape[1:] != self.input_dim:
             raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
                              f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
+        check_batch(X, y)
         X = X.astype(self.dtype, copy=False)
         p = self.params
         h1, cache1 = conv_relu_pool_forward(X, p["theta1"], p["theta1_0"],

@@ -17,8 +17,8 @@ from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_po
                          conv_relu_pool_forward)
 from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                          max_pool_forward_fast)
-from layers import (affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss,
-                    spatial_batchnorm_backward, spatial_batchnorm_forward)
+from layers import (affine_backward, affine_forward, check_batch, relu_backward, relu_forward,
+                    softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward)
 
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
@@ -109,6 +109,7 @@ class ConvNet:
         if X.ndim != 4 or X.shape[1:] != self.input_dim:
             raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
                              f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
+        check_batch(X, y)
         h = X.astype(self.dtype, copy=False)
         p = self.params
         caches = []
@@ -279,6 +280,7 @@ class WhitenedConvNet:
         if X.ndim != 4 or X.shape[1:] != self.input_dim:
             raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
                              f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
+        check_batch(X, y)
         X = X.astype(self.dtype, copy=False)
         if y is None:
             views = TTA_VIEWS[self.tta](X)

@@ -36,7 +36,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from im2col import col2im_indices, im2col_indices
-from layers import conv_geometry, pool_geometry, relu_backward, relu_forward
+from layers import conv_geometry, pool_geometry, relu_backward, relu_forward, require_float
 
 try:
     import im2col_cython as _ext
@@ -131,6 +131,8 @@ def _by_image_slices(work, m, bytes_per_image):
 def _conv_setup(x, theta, theta0, conv_param):
     """Validate; return (theta_2d (F, K) in x's dtype, (HH, WW, pad, stride), H_out, W_out)."""
     stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    require_float("x", x)
+    require_float("theta", theta)
     F, _, HH, WW = theta.shape
     if theta0 is not None and np.shape(theta0) != (F,):
         raise ValueError(f"shape mismatch: theta0 must be (F,) = ({F},), got {np.shape(theta0)}")

@@ -9,8 +9,8 @@ over the weights (not the biases).
 import numpy as np
 
 from layer_utils import affine_relu_backward, affine_relu_forward
-from layers import (affine_backward, affine_forward, check_labels, dropout_backward,
-                    dropout_forward, softmax_loss)
+from layers import (affine_backward, affine_forward, check_batch, check_labels,
+                    dropout_backward, dropout_forward, softmax_loss)
 
 
 def init_affine_params(dims, weight_scale, dtype, rng):
@@ -68,6 +68,8 @@ class FullyConnectedNet:
                              f"[0, 1), got {dropout!r}")
         if not reg >= 0:
             raise ValueError(f"reg must be non-negative, got {reg!r}")
+        if np.dtype(dtype).kind != "f":
+            raise ValueError(f"dtype must be a floating type, got {np.dtype(dtype)}")
         if seed is not None and rng is not None:
             raise ValueError("give seed (fixed dropout masks, for gradient checks) or rng "
                              "(new masks every step, for training), not both")
@@ -92,6 +94,7 @@ class FullyConnectedNet:
     def loss(self, X, y=None):
         """Scores (m, C) when y is None; otherwise (loss, grads) for labels y of shape (m,)."""
         check_input(X, self.input_dim)
+        check_batch(X, y)
         X = X.astype(self.dtype, copy=False)
         self.dropout_param["mode"] = "test" if y is None else "train"
         L = self.num_layers

@@ -44,6 +44,23 @@ def check_labels(y, num_classes):
     return y
 
 
+def require_float(name, array):
+    """Raise ValueError unless array holds floats: integer inputs would be truncated
+    (scaled masks, leaky slopes, weights cast to the input's dtype)."""
+    dtype = np.asarray(array).dtype
+    _require(np.issubdtype(dtype, np.floating), f"{name} must hold floats, got dtype {dtype}")
+
+
+def check_batch(X, y=None):
+    """Raise ValueError for an empty batch X, or labels y whose count differs from X's."""
+    _require(np.ndim(X) >= 1 and np.shape(X)[0] > 0,
+             f"X must hold at least one example, got shape {np.shape(X)}")
+    if y is not None:
+        _require(np.ndim(y) == 1 and np.shape(y)[0] == np.shape(X)[0],
+                 f"shape mismatch: y must be ({np.shape(X)[0]},), one label per example of X, "
+                 f"got shape {np.shape(y)}")
+
+
 def window_count(size, field, pad, stride, names=("W", "F", "P", "S")):
     """Number of windows that fit along one axis: 1 + (W - F + 2P) / S.
 
@@ -153,6 +170,7 @@ def relu_backward(dout, cache):
 def leaky_relu_forward(x, alpha=0.01):
     """Leaky ReLU: a = x if x > 0 else alpha * x, with slope alpha in [0, 1)."""
     _require(0 <= alpha < 1, f"alpha (the negative slope) must be in [0, 1), got {alpha!r}")
+    require_float("x", x)
     slope = np.where(x > 0, 1, alpha).astype(x.dtype, copy=False)
     return x * slope, slope
 
@@ -191,6 +209,7 @@ def dropout_forward(x, dropout_param):
              f"got {p!r}")
     _require(mode in ("train", "test"),
              f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
+    require_float("x", x)
     seed, rng = dropout_param.get("seed"), dropout_param.get("rng")
     _require(seed is None or rng is None,
              "dropout_param takes 'seed' (one fixed mask) or 'rng' (a new mask per call), "
@@ -234,7 +253,7 @@ def _batchnorm_forward(x, gamma, beta, bn_param):
     check_keys("bn_param", bn_param, BN_KEYS)
     mode = bn_param.get("mode")
     _require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    _require(np.issubdtype(x.dtype, np.floating), f"x must hold floats, got dtype {x.dtype}")
+    require_float("x", x)
     D = x.shape[1]
     for name, value in (("gamma", gamma), ("beta", beta)):
         _require(np.shape(value) == (D,),
@@ -339,6 +358,8 @@ def conv_forward_naive(x, theta, theta0, conv_param):
     Returns (out, cache).
     """
     stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    require_float("x", x)
+    require_float("theta", theta)
     _require(theta0.shape == (theta.shape[0],),
              f"shape mismatch: theta0 must be (F,) = ({theta.shape[0]},), got {theta0.shape}")
     HH, WW = theta.shape[2:]
@@ -430,6 +451,7 @@ def softmax_loss(x, y, smoothing=0.0):
     _require(y.shape[0] == x.shape[0],
              f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
     _require(0 <= smoothing < 1, f"smoothing must be in [0, 1), got {smoothing!r}")
+    check_batch(x)
     m, C = x.shape
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -455,6 +477,7 @@ def svm_loss(x, y):
     y = check_labels(y, x.shape[1])
     _require(y.shape[0] == x.shape[0],
              f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
+    check_batch(x)
     m = x.shape[0]
     rows = np.arange(m)
     margins = np.maximum(0, x - x[rows, y][:, None] + 1)

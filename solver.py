@@ -77,6 +77,11 @@ class Solver:
         missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
         if missing:
             raise KeyError(f"data is missing {missing}; it needs X_train, y_train, X_val, y_val")
+        for X_key, y_key in (("X_train", "y_train"), ("X_val", "y_val")):
+            if len(data[X_key]) == 0 or len(data[X_key]) != len(data[y_key]):
+                raise ValueError(f"data[{X_key!r}] must hold at least one example and as many "
+                                 f"as data[{y_key!r}] has labels, got {len(data[X_key])} and "
+                                 f"{len(data[y_key])}")
         settings = {**DEFAULTS, **kwargs}
         self.settings = settings
         self.model = model
