@@ -35,12 +35,59 @@ def has_cifar10(root):
     return all(os.path.isfile(os.path.join(root, name)) for name in BATCH_FILES)
 
 
+# What a CIFAR-10 batch pickle may name: NumPy's array reconstruction (old and new module
+# paths, protocols 2 to 5) and the codec Python 3 pickles use for bytes. Anything else, e.g. os.system in a
+# crafted file, is refused before it can run.
+SAFE_GLOBALS = {("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that builds only the types a CIFAR-10 batch holds."""
+
+    def find_class(self, module, name):
+        if (module, name) in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch never "
+                                     f"holds; refusing to load it")
+
+
 def load_CIFAR_batch(filename):
-    """One pickled batch: X of shape (N, 32, 32, 3) float32 in [0, 255], y of shape (N,) int64."""
-    with open(filename, "rb") as f:
-        batch = pickle.load(f, encoding="latin1")
+    """One pickled batch: X of shape (N, 32, 32, 3) float32 in [0, 255], y of shape (N,) int64.
+
+    Loaded with a restricted unpickler (no code runs); a file that is not a CIFAR-10
+    batch (truncated, another pickle, text) raises ValueError naming it and the problem.
+    """
+    try:
+        with open(filename, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, UnicodeDecodeError) as error:
+        reason = error or type(error).__name__
+        raise ValueError(f"{filename} is not a readable CIFAR-10 batch: {reason}") from None
+    problem = _batch_problem(batch)
+    if problem:
+        raise ValueError(f"{filename} is not a CIFAR-10 batch: {problem}")
     X = batch["data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float32)
     return X, np.asarray(batch["labels"], dtype=np.int64)
+
+
+def _batch_problem(batch):
+    """What is wrong with an unpickled batch, or None when it is a CIFAR-10 batch."""
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        return "expected a dict with 'data' and 'labels'"
+    data, labels = batch["data"], np.asarray(batch["labels"])
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == 3072):
+        return f"'data' must be (N, 3072) uint8, got {getattr(data, 'shape', type(data).__name__)}"
+    if labels.shape != (len(data),) or not np.issubdtype(labels.dtype, np.integer):
+        return f"'labels' must be {len(data)} integers, got shape {labels.shape}"
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
+        return f"labels must be in 0..{len(CLASSES) - 1}, got {labels.min()}..{labels.max()}"
+    return None
 
 
 def load_CIFAR10(root=None):
@@ -76,6 +123,9 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
                         ("num_test", num_test)):
         if not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if num_training == 0:
+        raise ValueError("num_training must be positive: the mean image subtracted from every "
+                         "split is taken over the training images")
     if num_training + num_validation > 50000 or num_test > 10000:
         raise ValueError(f"CIFAR-10 has 50000 training and 10000 test images; asked for "
                          f"num_training + num_validation = {num_training + num_validation} and "

@@ -85,6 +85,62 @@ def test_bad_split_sizes_are_named(fake_cifar):
         data_utils.get_CIFAR10_data(num_training=49500, num_validation=1000, root=str(root))
 
 
+def test_no_training_images_is_refused(fake_cifar):
+    root, _ = fake_cifar
+    with pytest.raises(ValueError, match="num_training must be positive"):
+        data_utils.get_CIFAR10_data(num_training=0, root=str(root))
+
+
+class _RunsCode:
+    """Unpickling this calls open(marker, 'w'): what a crafted 'batch' could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _write(path, payload):
+    with open(path, "wb") as f:
+        f.write(payload)
+    return str(path)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda tmp: _write(tmp / "b", pickle.dumps({"data": 1, "labels": []})[:-5]), "not a readable"),
+    (lambda tmp: _write(tmp / "b", b"this is a text file\n"), "not a readable"),
+    (lambda tmp: _write(tmp / "b", pickle.dumps({"labels": [1]})), "'data' and 'labels'"),
+    (lambda tmp: _write(tmp / "b", pickle.dumps({"data": np.zeros((2, 3072), np.uint8),
+                                                  "labels": [1, 10]})), "labels must be in 0..9"),
+    (lambda tmp: _write(tmp / "b", pickle.dumps({"data": np.zeros((2, 100), np.uint8),
+                                                  "labels": [1, 2]})), "\\(N, 3072\\) uint8"),
+])
+def test_bad_batch_files_are_named_with_the_problem(tmp_path, make, words):
+    path = make(tmp_path)
+    with pytest.raises(ValueError, match=words) as error:
+        data_utils.load_CIFAR_batch(path)
+    assert path in str(error.value)
+
+
+def test_a_crafted_batch_cannot_run_code(tmp_path):
+    marker = tmp_path / "ran"
+    path = _write(tmp_path / "data_batch_1", pickle.dumps({"data": _RunsCode(str(marker)),
+                                                           "labels": []}))
+    with pytest.raises(ValueError, match="names [a-z]+\\.open.*refusing"):
+        data_utils.load_CIFAR_batch(path)
+    assert not marker.exists()
+
+
+def test_batches_pickled_by_numpy_2_and_protocol_2_load(tmp_path):
+    for protocol in (2, pickle.HIGHEST_PROTOCOL):
+        path = _write(tmp_path / f"b{protocol}", pickle.dumps(
+            {"data": np.full((3, 3072), 7, np.uint8), "labels": [0, 9, 3],
+             "batch_label": b"x", "filenames": [b"a.png"] * 3}, protocol=protocol))
+        X, y = data_utils.load_CIFAR_batch(path)
+        assert X.shape == (3, 32, 32, 3) and y.tolist() == [0, 9, 3]
+
+
 # ------------------------------------------------------------------ download
 
 def make_archive(source_root):
