@@ -82,6 +82,11 @@ class Solver:
                 raise ValueError(f"data[{X_key!r}] must hold at least one example and as many "
                                  f"as data[{y_key!r}] has labels, got {len(data[X_key])} and "
                                  f"{len(data[y_key])}")
+        for key in ("X_train", "X_val"):
+            bad = int(np.size(data[key]) - np.count_nonzero(np.isfinite(data[key])))
+            if bad:
+                raise ValueError(f"data[{key!r}] holds {bad} NaN or infinite values: fix the "
+                                 f"data (no learning rate can)")
         settings = {**DEFAULTS, **kwargs}
         self.settings = settings
         self.model = model
@@ -147,13 +152,28 @@ class Solver:
     # ------------------------------------------------------------- training
 
     def _step(self, batch):
-        """One update of every parameter on the examples indexed by batch."""
+        """One update of every parameter on the examples indexed by batch.
+
+        Raises FloatingPointError when the loss is not finite, or has grown past
+        EXPLODED times the first loss (divergence that has not reached NaN yet), and
+        when a gradient holds NaN or Inf.
+        """
         loss, grads = self.model.loss(self.X_train[batch], self.y_train[batch])
-        if not np.isfinite(loss):
+        first = self.loss_history[0] if self.loss_history else None
+        bad_grads = sorted(k for k, g in grads.items() if not np.all(np.isfinite(g)))
+        exploded = first is not None and np.isfinite(loss) and loss > EXPLODED * max(first, 1e-3)
+        if not np.isfinite(loss) or exploded:
+            what = f"loss became {float(loss):.4g}" + ("" if first is None else
+                                                       f" (first loss {first:.4g})")
+        elif bad_grads:
+            what = f"the gradients of {bad_grads} hold NaN or Inf"
+        else:
+            what = None
+        if what:
             lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", "the default")
             raise FloatingPointError(
-                f"loss became {float(loss)} at iteration {self.t + 1} (epoch {self.epoch + 1}); "
-                f"training diverged: try a smaller learning rate than {lr} in optim_config")
+                f"{what} at iteration {self.t + 1} (epoch {self.epoch + 1}); training diverged: "
+                f"try a smaller learning rate than {lr} in optim_config")
         self.loss_history.append(float(loss))
         if self.lr_schedule is not None:
             factor = self.lr_schedule(self.t / (self.num_epochs * self.iterations_per_epoch))
@@ -339,6 +359,10 @@ def _fingerprint(model, data, settings):
     described["model"] = _model_config(model)
     digest.update(json.dumps(described, sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+# A loss this many times the first one means the run diverged, even before it overflows.
+EXPLODED = 1e3
 
 
 def _buffers(model):

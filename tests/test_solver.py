@@ -219,3 +219,15 @@ def test_buffers_follow_the_best_parameters_and_the_checkpoints(tmp_path):
                           checkpoint_name=str(tmp_path / "b"))
     resumed.load_checkpoint(f"{solver.checkpoint_prefix}_epoch_2.pkl")
     assert resumed.model.buffers["steps"][0] == 2 * solver.iterations_per_epoch
+
+
+def test_an_exploding_loss_stops_training_before_it_overflows():
+    with pytest.raises(FloatingPointError, match="loss became .* training diverged"):
+        make_solver(update_rule="adam", optim_config={"learning_rate": 1e3}, num_epochs=5).train()
+
+
+def test_nan_in_the_data_is_named_instead_of_the_learning_rate():
+    data = toy_data()
+    data["X_train"][7, 2] = np.nan
+    with pytest.raises(ValueError, match="X_train.*1 NaN or infinite.*fix the data"):
+        make_solver(data=data)
