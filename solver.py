@@ -22,6 +22,8 @@ import json
 import os
 import pickle
 import re
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -269,21 +271,34 @@ class Solver:
         state["random_state"] = self._random_state()
         state["fingerprint"] = self.fingerprint
         path = f"{self.checkpoint_prefix}_epoch_{self.epoch}.pkl"
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path + ".tmp", "wb") as f:
-            pickle.dump(state, f)
-        os.replace(path + ".tmp", path)  # a crash mid-write never leaves a torn checkpoint
+        payload = pickle.dumps(state)
+        _write_durably(path, payload)                 # the checkpoint, then its hash
+        _write_durably(path + ".sha256", hashlib.sha256(payload).hexdigest().encode())
         for _, old in _checkpoints(self.checkpoint_prefix)[:-self.keep_last]:
-            os.remove(old)
+            for stale in (old, old + ".sha256"):
+                if os.path.exists(stale):
+                    os.remove(stale)
 
     def load_checkpoint(self, path):
         """Restore model parameters, optimizer state, histories, generators and epoch from path.
 
         A following train() continues with the next epoch. A checkpoint written with
-        other settings is refused (ValueError) before anything is changed.
+        other settings, or whose bytes do not match the SHA-256 saved beside it
+        (truncated, corrupted), is refused with ValueError before anything is changed.
         """
         with open(path, "rb") as f:
-            state = pickle.load(f)
+            payload = f.read()
+        if os.path.exists(path + ".sha256"):
+            with open(path + ".sha256", encoding="ascii") as f:
+                expected = f.read().strip()
+            if hashlib.sha256(payload).hexdigest() != expected:
+                raise ValueError(f"{path} is corrupted or truncated: its SHA-256 differs from "
+                                 f"the one saved beside it")
+        try:
+            state = pickle.loads(payload)
+        except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, IndexError,
+                KeyError, TypeError, ImportError) as error:
+            raise ValueError(f"{path} is not a readable checkpoint ({error})") from None
         if state.get("fingerprint") != self.fingerprint:
             raise ValueError(f"{path} was written by a run with other settings (model, "
                              f"parameters, data or Solver arguments); refusing to resume from it")
@@ -305,13 +320,19 @@ class Solver:
         """Load this run's latest checkpoint, if any; returns its epoch or None.
 
         Prints where it resumed from (with verbose). Sets resumed_from.
+        A corrupted latest checkpoint is reported and the next newest intact one used.
         """
-        latest = self.checkpoint_prefix and self.latest_checkpoint(self.checkpoint_prefix)
-        if latest:
-            self.load_checkpoint(latest)
+        found = _checkpoints(self.checkpoint_prefix) if self.checkpoint_prefix else []
+        for _, path in reversed(found):
+            try:
+                self.load_checkpoint(path)
+            except ValueError as error:
+                print(f"skipping {error}", file=sys.stderr)
+                continue
             self.resumed_from = self.epoch
             if self.verbose:
-                print(f"resuming from {os.path.basename(latest)} (epoch {self.epoch})")
+                print(f"resuming from {os.path.basename(path)} (epoch {self.epoch})")
+            break
         return self.resumed_from
 
     @staticmethod
@@ -319,6 +340,24 @@ class Solver:
         """Path of the highest-epoch checkpoint '<prefix>_epoch_<e>.pkl', or None."""
         found = _checkpoints(prefix)
         return found[-1][1] if found else None
+
+
+def _write_durably(path, payload):
+    """Write bytes to path through a temporary file of its own, synced before the rename:
+    a crash never leaves a torn file, and two runs never share a temporary name."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def _checkpoints(prefix):

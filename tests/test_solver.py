@@ -231,3 +231,37 @@ def test_nan_in_the_data_is_named_instead_of_the_learning_rate():
     data["X_train"][7, 2] = np.nan
     with pytest.raises(ValueError, match="X_train.*1 NaN or infinite.*fix the data"):
         make_solver(data=data)
+
+
+def test_a_corrupted_latest_checkpoint_is_named_and_resume_falls_back(tmp_path, capsys):
+    settings = dict(num_epochs=3, checkpoint_name=str(tmp_path / "c"), keep_last=3)
+    straight = make_solver(**settings).train()
+    latest = Solver.latest_checkpoint(straight.checkpoint_prefix)
+    with open(latest, "r+b") as f:                     # flip bytes in the middle
+        f.seek(200)
+        f.write(b"\x00\x01\x02\x03")
+    fresh = make_solver(**settings)
+    with pytest.raises(ValueError, match="epoch_3.pkl is corrupted or truncated"):
+        fresh.load_checkpoint(latest)
+    assert fresh.resume() == 2
+    assert "skipping" in capsys.readouterr().err
+    with open(latest, "wb") as f:                      # truncated, without its hash file
+        f.write(b"\x80\x04")
+    os.remove(latest + ".sha256")
+    with pytest.raises(ValueError, match="epoch_3.pkl is not a readable checkpoint"):
+        make_solver(**settings).load_checkpoint(latest)
+
+
+def test_checkpoints_are_written_through_unique_synced_temporary_files(tmp_path, monkeypatch):
+    import solver as solver_module
+    names = []
+    real = solver_module.tempfile.mkstemp
+
+    def spy(**kwargs):
+        fd, name = real(**kwargs)
+        names.append(name)
+        return fd, name
+    monkeypatch.setattr(solver_module.tempfile, "mkstemp", spy)
+    make_solver(num_epochs=2, checkpoint_name=str(tmp_path / "u")).train()
+    assert len(names) == len(set(names)) == 4                # two checkpoints, two hashes
+    assert not any(p.endswith(".tmp") for p in os.listdir(tmp_path))
