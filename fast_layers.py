@@ -128,6 +128,14 @@ def _by_image_slices(work, m, bytes_per_image):
 
 # -------------------------------------------------------------- convolution
 
+def _check_dout(dout, shape, layer):
+    """The compiled loops trust shapes (bounds checks off): check the upstream gradient here."""
+    if np.shape(dout) != tuple(shape):
+        raise ValueError(f"shape mismatch: dout of {layer} must have the forward output's "
+                         f"shape {tuple(shape)}, got {np.shape(dout)}")
+    require_float("dout", dout)
+
+
 def _conv_setup(x, theta, theta0, conv_param):
     """Validate; return (theta_2d (F, K) in x's dtype, (HH, WW, pad, stride), H_out, W_out)."""
     stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
@@ -178,7 +186,9 @@ def conv_backward_fast(dout, cache, compute_dx=True):
     costliest steps (theta^T @ dout and col2im) are skipped: a network's first
     layer never needs the derivative with respect to its input images.
     """
-    x, theta, _ = cache
+    x, theta, conv_param = cache
+    _, _, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    _check_dout(dout, (x.shape[0], theta.shape[0], H_out, W_out), "conv_forward_fast")
     dout = dout.astype(x.dtype, copy=False)
     F = theta.shape[0]
     return _conv_backward(lambda lo, hi: dout[lo:hi].transpose(1, 0, 2, 3).reshape(F, -1),
@@ -260,6 +270,7 @@ def max_pool_backward_fast(dout, cache):
     """
     x, out, pool_param = cache
     ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    _check_dout(dout, out.shape, "max_pool_forward_fast")
     dout = dout.astype(x.dtype, copy=False)
     ext = _extension(x)
     if ext is not None:
@@ -327,9 +338,10 @@ def conv_relu_pool_backward_fast(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward_fast (dx None if not compute_dx)."""
     if cache[0] is None:
         _, conv_cache, relu_cache, pool_cache = cache
-        dr = max_pool_backward_fast(dout, pool_cache)
+        dr = max_pool_backward_fast(dout, pool_cache)    # checks dout
         return conv_backward_fast(relu_backward(dr, relu_cache), conv_cache, compute_dx)
     first, conv_cache, P = cache
+    _check_dout(dout, first.shape, "conv_relu_pool_forward_fast")
     dout = np.ascontiguousarray(dout, dtype=conv_cache[0].dtype)
 
     def dconv_2d(lo, hi):

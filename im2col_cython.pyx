@@ -135,11 +135,18 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
                         m = out[n, c, i, j]
                         # Scan backwards with conditional moves (no unpredictable
                         # branches): the last match seen is the first in row-major order.
+                        # A NaN maximum matches the window's first NaN, as np.argmax does.
                         p = -1
-                        for a in range(ph - 1, -1, -1):
-                            for b in range(pw - 1, -1, -1):
-                                q = (i * S + a) * W + j * S + b
-                                p = q if plane[q] == m else p
+                        if m == m:
+                            for a in range(ph - 1, -1, -1):
+                                for b in range(pw - 1, -1, -1):
+                                    q = (i * S + a) * W + j * S + b
+                                    p = q if plane[q] == m else p
+                        else:
+                            for a in range(ph - 1, -1, -1):
+                                for b in range(pw - 1, -1, -1):
+                                    q = (i * S + a) * W + j * S + b
+                                    p = q if plane[q] != plane[q] else p
                         if p >= 0:
                             dplane[p] += dout[n, c, i, j]
     return dx_arr
@@ -152,7 +159,8 @@ def bias_relu_pool_forward_cython(const floating[:, :, ::1] conv, const floating
     conv: (F, n, H*W), the products theta_2d @ cols of one chunk of n images;
     bias: (F,). Returns out (n, F, H_out, W_out) and first (n, F, H_out, W_out)
     int32: the position h*W + w of each window's first maximum, or -1 where the
-    maximum is <= 0, so that the ReLU passes no derivative back through it.
+    maximum is <= 0 or NaN, so that the ReLU passes no derivative back through it.
+    A window holding NaN gives NaN, as relu and max pool do unfused.
     The bias is added before comparing, as the unfused layers do: rounding can
     turn distinct products into ties.
     """
@@ -187,9 +195,11 @@ def bias_relu_pool_forward_cython(const floating[:, :, ::1] conv, const floating
                                 v = plane[p] + beta
                                 # Conditional moves, not branches: on real data these
                                 # comparisons are coin flips that branches mispredict.
+                                # A NaN wins and stays, as np.maximum propagates it.
                                 best_p = p if v > best else best_p
-                                best = v if v > best else best
-                        out_row[j] = best if best > 0 else 0
+                                best = v if (v > best or v != v) else best
+                        # relu(NaN) = NaN, whose derivative the unfused ReLU sets to 0.
+                        out_row[j] = best if (best > 0 or best != best) else 0
                         first_row[j] = <int>best_p if best > 0 else -1
     return out_arr, first_arr
 

@@ -227,3 +227,65 @@ def test_threads_work_in_a_forked_child(monkeypatch):
     with multiprocessing.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(conv_forward_fast, (x, theta, theta0, {"stride": 1, "pad": 1}))
         np.testing.assert_array_equal(got.get(timeout=60)[0], want)
+
+
+def _fast_caches():
+    rng = np.random.default_rng(12)
+    x, theta, theta0 = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), \
+        rng.standard_normal(4)
+    conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    conv_out, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
+    pool_out, pool_cache = max_pool_forward_fast(x, pool_param)
+    fused_out, fused_cache = fast_layers.conv_relu_pool_forward_fast(x, theta, theta0, conv_param,
+                                                                     pool_param)
+    return [(conv_backward_fast, conv_cache, conv_out.shape),
+            (max_pool_backward_fast, pool_cache, pool_out.shape),
+            (fast_layers.conv_relu_pool_backward_fast, fused_cache, fused_out.shape)]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["conv", "pool", "fused"])
+@pytest.mark.parametrize("change", ["larger", "smaller", "transposed", "ints"])
+def test_backward_passes_check_the_upstream_gradient(index, change):
+    backward, cache, shape = _fast_caches()[index]
+    dout = {"larger": np.ones((shape[0] + 3,) + shape[1:]),
+            "smaller": np.ones(shape[:-1] + (shape[-1] - 1,)),
+            "transposed": np.ones(shape[::-1]) if shape[::-1] != shape else np.ones(shape[1:] + shape[:1]),
+            "ints": np.ones(shape, dtype=int)}[change]
+    with pytest.raises(ValueError, match="shape mismatch|dout must hold floats"):
+        backward(dout, cache)
+
+
+def test_nan_propagates_through_the_fused_layer_as_through_the_unfused_ones():
+    if fast_layers._ext is None:
+        pytest.skip("im2col_cython not built (make build)")
+    rng = np.random.default_rng(13)
+    x, theta, theta0 = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), \
+        rng.standard_normal(4)
+    x[1, 2, 5, 6] = np.nan
+    conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fast_layers.conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param)
+    a, conv_cache = conv_forward_naive(x, theta, theta0, conv_param)
+    want, pool_cache = max_pool_forward_naive(np.maximum(a, 0), pool_param)
+    assert np.isnan(out).sum() == np.isnan(want).sum() > 0
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)          # NaN where NaN
+    dout = rng.standard_normal(out.shape)
+    got = fast_layers.conv_relu_pool_backward_fast(dout, cache)
+    expected = conv_backward_naive(max_pool_backward_naive(dout, pool_cache) * (a > 0), conv_cache)
+    for g, w in zip(got, expected):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
+    theta[0, 0, 0, 0] = np.nan                                           # NaN weights: NaN out
+    out, _ = fast_layers.conv_relu_pool_forward_fast(x * 0 + 1, theta, theta0, conv_param, pool_param)
+    assert np.isnan(out[:, 0]).all() and not np.isnan(out[:, 1:]).any()
+
+
+def test_fast_max_pool_backward_routes_a_nan_window_like_the_naive_one():
+    x = np.random.default_rng(14).standard_normal((1, 2, 4, 4))
+    x[0, 1, 1, 0] = np.nan
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    want_out, want_cache = max_pool_forward_naive(x, pool_param)
+    np.testing.assert_array_equal(out, want_out)
+    dout = np.ones_like(out)
+    np.testing.assert_array_equal(max_pool_backward_fast(dout, cache),
+                                  max_pool_backward_naive(dout, want_cache))
+    assert max_pool_backward_fast(dout, cache)[0, 1, 1, 0] == 1
