@@ -8,7 +8,8 @@ over the weights (not the biases).
 """
 import numpy as np
 
-from layer_utils import affine_relu_backward, affine_relu_forward
+from layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward, affine_relu_backward,
+                         affine_relu_forward)
 from layers import (affine_backward, affine_forward, check_batch, check_labels,
                     dropout_backward, dropout_forward, softmax_loss)
 
@@ -43,13 +44,17 @@ def check_input(X, input_dim):
 
 
 class FullyConnectedNet:
-    """{affine - relu - [dropout]} x (L - 1) - affine - softmax, for any L >= 1.
+    """{affine - [batch norm] - relu - [dropout]} x (L - 1) - affine - softmax, for any L >= 1.
 
     hidden_dims:  list of hidden layer widths (empty gives softmax regression).
     input_dim:    d, size of one flattened input.
     num_classes:  C.
     dropout:      probability p of DROPPING a hidden unit; 0 disables dropout.
-    reg:          L2 strength.
+    normalization: None, or 'batchnorm': each hidden affine layer l is followed by batch
+                  norm with parameters 'gamma<l>' (ones) and 'beta<l>' (zeros); its running
+                  statistics are the model's buffers, which the Solver keeps with the
+                  best parameters and in checkpoints.
+    reg:          L2 strength (on the theta<l> weights only).
     weight_scale: standard deviation of the initial weights.
     dtype:        parameter dtype; float64 for gradient checks, float32 to train.
     seed:         the handout's switch for gradient checks: seeds the initial weights
@@ -62,7 +67,8 @@ class FullyConnectedNet:
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout=0,
-                 reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None, rng=None):
+                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None,
+                 rng=None):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout is the probability of dropping a unit and must be in "
                              f"[0, 1), got {dropout!r}")
@@ -70,6 +76,8 @@ class FullyConnectedNet:
             raise ValueError(f"reg must be non-negative, got {reg!r}")
         if np.dtype(dtype).kind != "f":
             raise ValueError(f"dtype must be a floating type, got {np.dtype(dtype)}")
+        if normalization not in (None, "batchnorm"):
+            raise ValueError(f"normalization must be None or 'batchnorm', got {normalization!r}")
         if seed is not None and rng is not None:
             raise ValueError("give seed (fixed dropout masks, for gradient checks) or rng "
                              "(new masks every step, for training), not both")
@@ -77,6 +85,7 @@ class FullyConnectedNet:
         self.weight_scale = weight_scale
         self.reg = reg
         self.dropout = dropout
+        self.normalization = normalization
         self.dtype = dtype
         self.input_dim = input_dim
         self.num_classes = num_classes
@@ -84,6 +93,13 @@ class FullyConnectedNet:
         dims = [input_dim, *hidden_dims, num_classes]
         self.rng = np.random.default_rng(seed if seed is not None else rng)
         self.params = init_affine_params(dims, weight_scale, dtype, self.rng)
+        self.bn_params = {}
+        if normalization == "batchnorm":
+            for l, width in enumerate(hidden_dims, start=1):
+                self.params[f"gamma{l}"] = np.ones(width, dtype=dtype)
+                self.params[f"beta{l}"] = np.zeros(width, dtype=dtype)
+                self.bn_params[l] = {"mode": "train", "running_mean": np.zeros(width, dtype=dtype),
+                                     "running_var": np.ones(width, dtype=dtype)}
         self.use_dropout = dropout > 0
         self.dropout_param = {"mode": "train", "p": dropout}
         if seed is not None:
@@ -91,17 +107,35 @@ class FullyConnectedNet:
         else:
             self.dropout_param["rng"] = self.rng
 
+    @property
+    def buffers(self):
+        """Batch norm's running statistics, 'running_mean<l>' and 'running_var<l>'."""
+        out = {}
+        for l, p in self.bn_params.items():
+            out[f"running_mean{l}"], out[f"running_var{l}"] = p["running_mean"], p["running_var"]
+        return out
+
+    def load_buffers(self, buffers):
+        for l, p in self.bn_params.items():
+            p["running_mean"], p["running_var"] = buffers[f"running_mean{l}"], buffers[f"running_var{l}"]
+
     def loss(self, X, y=None):
         """Scores (m, C) when y is None; otherwise (loss, grads) for labels y of shape (m,)."""
         check_input(X, self.input_dim)
         check_batch(X, y)
         X = X.astype(self.dtype, copy=False)
-        self.dropout_param["mode"] = "test" if y is None else "train"
-        L = self.num_layers
+        mode = "test" if y is None else "train"
+        self.dropout_param["mode"] = mode
+        L, p = self.num_layers, self.params
         caches = []
         h = X
         for l in range(1, L):
-            h, cache = affine_relu_forward(h, self.params[f"theta{l}"], self.params[f"theta{l}_0"])
+            if self.bn_params:
+                self.bn_params[l]["mode"] = mode
+                h, cache = affine_bn_relu_forward(h, p[f"theta{l}"], p[f"theta{l}_0"],
+                                                  p[f"gamma{l}"], p[f"beta{l}"], self.bn_params[l])
+            else:
+                h, cache = affine_relu_forward(h, p[f"theta{l}"], p[f"theta{l}_0"])
             caches.append(cache)
             if self.use_dropout:
                 h, cache = dropout_forward(h, self.dropout_param)
@@ -117,7 +151,11 @@ class FullyConnectedNet:
         for l in range(L - 1, 0, -1):
             if self.use_dropout:
                 dh = dropout_backward(dh, caches.pop())
-            dh, grads[f"theta{l}"], grads[f"theta{l}_0"] = affine_relu_backward(dh, caches.pop())
+            if self.bn_params:
+                dh, grads[f"theta{l}"], grads[f"theta{l}_0"], grads[f"gamma{l}"], \
+                    grads[f"beta{l}"] = affine_bn_relu_backward(dh, caches.pop())
+            else:
+                dh, grads[f"theta{l}"], grads[f"theta{l}_0"] = affine_relu_backward(dh, caches.pop())
         loss += l2_penalty(self.params, self.reg, grads)
         return loss, grads
 

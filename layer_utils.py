@@ -3,7 +3,8 @@
 Each forward returns (out, cache) where cache holds the caches of its parts;
 each backward unwinds them in reverse order.
 """
-from layers import affine_backward, affine_forward, relu_backward, relu_forward
+from layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
+                    relu_backward, relu_forward)
 
 
 def affine_relu_forward(x, theta, theta0):
@@ -17,6 +18,21 @@ def affine_relu_backward(dout, cache):
     """Returns dx, dtheta, dtheta0 of affine_relu_forward."""
     affine_cache, relu_cache = cache
     return affine_backward(relu_backward(dout, relu_cache), affine_cache)
+
+
+def affine_bn_relu_forward(x, theta, theta0, gamma, beta, bn_param):
+    """Affine, batch norm, ReLU: out = max(0, BN(x.reshape(m, d) @ theta + theta0))."""
+    a, affine_cache = affine_forward(x, theta, theta0)
+    b, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(b)
+    return out, (affine_cache, bn_cache, relu_cache)
+
+
+def affine_bn_relu_backward(dout, cache):
+    """Returns dx, dtheta, dtheta0, dgamma, dbeta of affine_bn_relu_forward."""
+    affine_cache, bn_cache, relu_cache = cache
+    db, dgamma, dbeta = batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
+    return (*affine_backward(db, affine_cache), dgamma, dbeta)
 
 
 # ------------------------------------------------------ convolutional sandwiches

@@ -182,3 +182,36 @@ def test_overfits_50_images(cifar10, hidden_dims, learning_rate, weight_scale):
                     num_epochs=20, batch_size=25, print_every=1000, verbose=False, seed=0)
     solver.train()
     assert max(solver.train_acc_history) == 1.0
+
+
+@pytest.mark.parametrize("dropout", [0, 0.3])
+def test_batchnorm_net_gradients(dropout):
+    X, y = small_problem()
+    net = FullyConnectedNet([15, 10], input_dim=12, num_classes=6, dropout=dropout,
+                            normalization="batchnorm", reg=0.1, weight_scale=0.5,
+                            dtype=np.float64, seed=0)
+    for name in net.params:                 # gamma 1 / beta 0 make every BN output alike
+        if name.startswith(("gamma", "beta")):
+            net.params[name] = net.params[name] + 0.3 * np.random.default_rng(1).standard_normal(
+                net.params[name].shape)
+    assert {"gamma1", "beta1", "gamma2", "beta2"} <= set(net.params) and "gamma3" not in net.params
+    assert_gradients_exact(net, X, y)
+
+
+def test_batchnorm_net_keeps_running_statistics_as_buffers_and_uses_them_at_test_time():
+    X, y = small_problem(8)
+    net = FullyConnectedNet([7], input_dim=12, num_classes=6, normalization="batchnorm", seed=0)
+    before = net.loss(X)
+    net.loss(X * 5 + 3, y)                  # a training step moves the running statistics
+    assert not np.allclose(net.buffers["running_mean1"], 0)
+    assert not np.allclose(net.loss(X), before)
+    saved = {k: v.copy() for k, v in net.buffers.items()}
+    net.loss(X, y)
+    net.load_buffers(saved)
+    np.testing.assert_array_equal(net.buffers["running_var1"], saved["running_var1"])
+    assert net.loss(X).dtype == np.float32
+
+
+def test_unknown_normalization_is_refused():
+    with pytest.raises(ValueError, match="normalization must be None or 'batchnorm'"):
+        FullyConnectedNet([3], input_dim=4, normalization="layernorm")

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import layer_utils
 from gradient_check import eval_numerical_gradient_array, rel_error
 from layer_utils import (conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
                          conv_relu_pool_forward)
@@ -48,3 +49,21 @@ def test_conv_relu_pool_matches_its_parts_and_can_skip_dx():
     _, want_dtheta, want_dtheta0 = conv_relu_pool_backward(dout, cache)
     np.testing.assert_array_equal(dtheta, want_dtheta)
     np.testing.assert_array_equal(dtheta0, want_dtheta0)
+
+
+def test_affine_bn_relu_gradients_and_parts():
+    rng = np.random.default_rng(21)
+    x, theta, theta0 = rng.standard_normal((6, 2, 3)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+    args = [x, theta, theta0, gamma, beta]
+    out, cache = layer_utils.affine_bn_relu_forward(*args, {"mode": "train"})
+    a = x.reshape(6, -1) @ theta + theta0
+    want = np.maximum(0, gamma * (a - a.mean(0)) / np.sqrt(a.var(0) + 1e-5) + beta)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    analytic = layer_utils.affine_bn_relu_backward(dout, cache)
+    for i, name in enumerate(("dx", "dtheta", "dtheta0", "dgamma", "dbeta")):
+        def f(v, i=i):
+            parts = [v if j == i else a_ for j, a_ in enumerate(args)]
+            return layer_utils.affine_bn_relu_forward(*parts, {"mode": "train"})[0]
+        assert rel_error(analytic[i], eval_numerical_gradient_array(f, args[i], dout)) <= 1e-7, name
