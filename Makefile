@@ -48,8 +48,9 @@ writeup: venv latex
 	    "install $(TEX_PACKAGES) (or TeX Live / MacTeX) and run make writeup"; fi
 
 # JupyterLab on the notebooks, with the venv's Python (and the built extension) as kernel.
+# (As root, e.g. in a container, Jupyter wants --allow-root.)
 lab: build
-	$(PY) -m jupyter lab --notebook-dir=$(CURDIR)
+	$(PY) -m jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 two-layer: venv
 	$(PY) experiments.py two-layer

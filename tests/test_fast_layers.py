@@ -274,7 +274,8 @@ def test_nan_propagates_through_the_fused_layer_as_through_the_unfused_ones():
     for g, w in zip(got, expected):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
     theta[0, 0, 0, 0] = np.nan                                           # NaN weights: NaN out
-    out, _ = fast_layers.conv_relu_pool_forward_fast(x * 0 + 1, theta, theta0, conv_param, pool_param)
+    out, _ = fast_layers.conv_relu_pool_forward_fast(np.ones_like(x), theta, theta0, conv_param,
+                                                     pool_param)
     assert np.isnan(out[:, 0]).all() and not np.isnan(out[:, 1:]).any()
 
 
