@@ -71,6 +71,19 @@ def test_committed_notebooks_are_complete_full_runs(name):
     assert os.path.isfile(os.path.join(ROOT, name.replace(".ipynb", ".html")))
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_outputs_show_no_path_of_the_machine(name):
+    text = "".join(text_outputs(c) for c in load(name).cells if c.cell_type == "code")
+    for marker in (ROOT, os.path.dirname(ROOT), "/home/", "/root/", "/Users/", "C:\\"):
+        assert marker not in text, f"{name} prints a path of this machine ({marker!r})"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_title_cell_names_the_group(name):
+    title = load(name).cells[0].source
+    assert "**Group:**" in title
+
+
 def test_results_meet_the_handout_targets():
     with open(RESULTS) as f:
         results = json.load(f)
