@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_best.py        (about a minute; BENCH_BATCH, BENCH_STEPS)
 
-Runs training steps (forward, backward) of the network of experiments.BEST at its
+Runs training steps (forward, backward) of the network of best_model.BEST at its
 real shapes and batch size, float32, on 2 BLAS threads, and prints:
   1. images per second and the seconds of one step;
   2. each layer type's share of the step: conv forward, conv backward, batch norm,
@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import convnet  # noqa: E402
-from experiments import BEST  # noqa: E402
+from best_model import BEST  # noqa: E402
 
 BATCH = int(os.environ.get("BENCH_BATCH", BEST["batch_size"]))
 STEPS = int(os.environ.get("BENCH_STEPS", 3))
