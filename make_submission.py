@@ -17,6 +17,7 @@ import fnmatch
 import os
 import subprocess
 import sys
+import textwrap
 import zipfile
 
 import authors
@@ -119,12 +120,13 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(ROOT, "hw5_submission.zip"))
     args = parser.parse_args(argv)
     try:
-        files = write_zip(args.out)
+        files = write_zip(args.out, root=ROOT)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"make_submission: {error}")
     size = os.path.getsize(args.out)
     listed, source = candidate_files(ROOT)
-    print(f"wrote {args.out}: {len(files)} files from {source}, {size / 1e6:.1f} MB")
+    print(f"wrote {args.out}: {len(files)} files from {source}, {size / 1e6:.1f} MB:")
+    print(textwrap.fill(", ".join(files), width=100, initial_indent="  ", subsequent_indent="  "))
     skipped = left_out(listed)
     if skipped:
         print("left out (data, environments, build products, checkpoints): " + ", ".join(skipped))

@@ -88,7 +88,7 @@ def test_this_repository_builds_a_clean_zip(tmp_path):
 
 
 def test_main_warns_while_authors_holds_the_placeholder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(make_submission, "write_zip", lambda out: ["a.py"])
+    monkeypatch.setattr(make_submission, "write_zip", lambda out, root: ["a.py"])
     (tmp_path / "hw5.zip").write_bytes(b"zip")
     monkeypatch.setattr(make_submission.authors, "AUTHORS_FILE", str(tmp_path / "AUTHORS"))
     (tmp_path / "AUTHORS").write_text(make_submission.authors.PLACEHOLDER + "\n")
@@ -114,5 +114,6 @@ def test_a_plain_folder_without_git_is_packed_too(repo, tmp_path, monkeypatch, c
     make_submission.main(["--out", str(tmp_path / "hw5.zip")])
     out = capsys.readouterr().out
     assert "from the folder" in out and "left out" in out and ".venv/" in out
+    assert "layers.py" in out and "notes.txt" in out                  # what it packed
     with zipfile.ZipFile(tmp_path / "hw5.zip") as zf:
         assert "hw5/layers.py" in zf.namelist()
