@@ -1,6 +1,7 @@
 """Where a training step of the 4.4.7 fast net (convnet.WhitenedConvNet) spends its time.
 
     .venv/bin/python benchmarks/bench_best.py        (about a minute; BENCH_BATCH, BENCH_STEPS)
+    BENCH_WIDTHS=64,256,256 .venv/bin/python benchmarks/bench_best.py   (airbench94's widths)
 
 Runs training steps (forward, backward) of the network of best_model.BEST at its
 real shapes and batch size, float32, on 2 BLAS threads, and prints:
@@ -24,6 +25,8 @@ from best_model import BEST  # noqa: E402
 
 BATCH = int(os.environ.get("BENCH_BATCH", BEST["batch_size"]))
 STEPS = int(os.environ.get("BENCH_STEPS", 3))
+WIDTHS = tuple(int(w) for w in
+               os.environ.get("BENCH_WIDTHS", ",".join(map(str, BEST["widths"]))).split(","))
 CATEGORIES = {"conv_forward_fast": "conv forward", "conv_backward_fast": "conv backward",
               "spatial_batchnorm_forward": "batch norm", "spatial_batchnorm_backward": "batch norm",
               "max_pool_forward_fast": "max pool", "max_pool_backward_fast": "max pool",
@@ -66,7 +69,7 @@ def main():
     X = rng.standard_normal((BATCH, 3, 32, 32)).astype(np.float32)
     y = rng.integers(10, size=BATCH)
     with threadpool_limits(2):
-        net = convnet.WhitenedConvNet(convnet.whitening_filters(X[:256]), widths=BEST["widths"],
+        net = convnet.WhitenedConvNet(convnet.whitening_filters(X[:256]), widths=WIDTHS,
                                       rng=0)
         net.loss(X[:32], y[:32])
         seconds.clear()
@@ -75,9 +78,9 @@ def main():
         for _ in range(STEPS):
             net.loss(X, y)
         step = (time.perf_counter() - start) / STEPS
-        w1, w2, _ = BEST["widths"]
+        w1, w2, _ = WIDTHS
         gemm = gemm_gflops(w2, w1 * 9, 4096)
-    print(f"WhitenedConvNet widths {BEST['widths']}, batch {BATCH}, float32, 2 threads")
+    print(f"WhitenedConvNet widths {WIDTHS}, batch {BATCH}, float32, 2 threads")
     print(f"step {step:.2f} s, {BATCH / step:.0f} images/s, "
           f"epoch of 49,000 images {49000 / BATCH * step / 60:.1f} min")
     per_step = {k: v / STEPS for k, v in seconds.items()}
