@@ -16,7 +16,7 @@ import numpy as np
 from convnet import WhitenedConvNet, whitening_filters
 from data_utils import get_CIFAR10_data
 from experiments import checkpoint_path, describe_dataset, pick, record_result
-from optim import PiecewiseLinear
+from optim import Lookahead, PiecewiseLinear
 from solver import Solver
 
 # The recipe of `python experiments.py best` (see convnet.WhitenedConvNet). Learning rate
@@ -24,12 +24,15 @@ from solver import Solver
 # 1024 summed examples and momentum 0.85 give 1.465e-3 per summed example, i.e.
 # 1.465e-3 * batch_size for our mean loss; its weight decay, 0.0153 per 1024 examples
 # applied through the momentum, is a decoupled decay of about 0.0089 * learning rate
-# per step. BN biases learn 64 times faster, without decay.
-BEST = dict(widths=(64, 128, 128), batch_size=512, num_epochs=13, momentum=0.85,
+# per step. BN biases learn 64 times faster, without decay. Lookahead every 10 steps of
+# 512 is airbench94's every 5 steps of 1024. whiten, dirac, augment and lookahead_every
+# switch tricks off for the ablation (whiten=False: frozen random filters instead).
+BEST = dict(widths=(64, 256, 256), batch_size=512, num_epochs=10, momentum=0.85,
             lr_per_example=1.465e-3, weight_decay=0.0089, bias_lr_scale=64.0,
             smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4,
             schedule=((0, 0.2), (0.23, 1.0), (1, 0.07)), tta="flip_translate",
-            whitening_images=5000, seed=0)
+            whitening_images=5000, lookahead_every=10, whiten=True, dirac=True,
+            augment=True, seed=0)
 QUICK_BEST = dict(BEST, widths=(16, 32, 32), batch_size=100, num_epochs=3,
                   whitening_images=500)
 BEST_DATA_SIZES = dict(num_training=49000, num_validation=1000, num_test=10000)
@@ -49,9 +52,11 @@ def best_solver(data, settings, checkpoint=None, verbose=True):
     """The WhitenedConvNet of settings (see BEST) and the Solver that trains it."""
     s = settings
     whiten = whitening_filters(data["X_train"][:s["whitening_images"]])
+    if not s["whiten"]:
+        whiten = random_filters(whiten.shape, s["seed"]).astype(whiten.dtype)
     model = WhitenedConvNet(whiten, widths=s["widths"], smoothing=s["smoothing"],
                             head_scale=s["head_scale"], bn_momentum=s["bn_momentum"],
-                            tta="flip", rng=s["seed"])
+                            augment=s["augment"], dirac=s["dirac"], tta="flip", rng=s["seed"])
     lr = s["lr_per_example"] * s["batch_size"]
     return Solver(model, data, update_rule="sgd_nesterov",
                   optim_config={"learning_rate": lr, "momentum": s["momentum"],
@@ -60,8 +65,17 @@ def best_solver(data, settings, checkpoint=None, verbose=True):
                                                "weight_decay": 0.0},
                                       "gamma": {"weight_decay": 0.0}},
                   lr_schedule=PiecewiseLinear(s["schedule"]), num_epochs=s["num_epochs"],
+                  lookahead=Lookahead(every=s["lookahead_every"]) if s["lookahead_every"] else None,
                   batch_size=s["batch_size"], print_every=20, seed=s["seed"],
                   checkpoint_name=checkpoint, verbose=verbose)
+
+
+def random_filters(shape, seed):
+    """Frozen random stand-ins for the whitening filters (for the ablation): (2K, C, p, p)
+    Gaussian filters scaled to unit norm, each with its negative, as whitening_filters."""
+    half = np.random.default_rng(seed).standard_normal((shape[0] // 2,) + tuple(shape[1:]))
+    half /= np.sqrt((half ** 2).sum(axis=(1, 2, 3), keepdims=True))
+    return np.concatenate([half, -half])
 
 
 def peak_memory_mib():

@@ -72,3 +72,4 @@ def conv_relu_pool_forward(x, theta, theta0, conv_param, pool_param):
 def conv_relu_pool_backward(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward (dx is None if not compute_dx)."""
     return conv_relu_pool_backward_fast(dout, cache, compute_dx)
+

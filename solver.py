@@ -34,7 +34,7 @@ from layers import nonnegative_int, positive_int
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
                 checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None,
-                lr_schedule=None, param_optim_config=None)
+                lr_schedule=None, param_optim_config=None, lookahead=None)
 
 
 class Solver:
@@ -50,6 +50,9 @@ class Solver:
       param_optim_config: {name prefix: dict}: parameters whose name starts with the
                          prefix train with the dict's entries over optim_config (e.g.
                          {'beta': {'learning_rate': 0.5, 'weight_decay': 0}}).
+      lookahead:         an optim.Lookahead: every few steps the weights (and buffers)
+                         move back to a slow moving average of themselves; training
+                         ends on the slow weights. None: off.
       batch_size:        examples per step.
       num_epochs:        passes over the training data; an epoch is
                          max(1, N_train // batch_size) steps of a fresh shuffle.
@@ -104,6 +107,10 @@ class Solver:
             raise ValueError("lr_schedule must be a function, and replaces lr_decay "
                              f"(leave lr_decay at 1.0, got {self.lr_decay!r})")
         self.param_optim_config = dict(settings["param_optim_config"] or {})
+        self.lookahead = settings["lookahead"]
+        if self.lookahead is not None and not callable(getattr(self.lookahead, "decay", None)):
+            raise ValueError(f"lookahead must be an optim.Lookahead or None, got "
+                             f"{self.lookahead!r}")
         self.batch_size = positive_int("batch_size", settings["batch_size"])
         self.num_epochs = nonnegative_int("num_epochs", settings["num_epochs"])
         self.num_train_samples = settings["num_train_samples"]
@@ -139,6 +146,7 @@ class Solver:
         self.train_acc_history = []
         self.val_acc_history = []
         self.epoch_times = []
+        self.slow_weights = {}
         self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
         for name, config in self.optim_configs.items():
             for prefix, override in self.param_optim_config.items():
@@ -187,6 +195,24 @@ class Solver:
                 value, grads[name], self.optim_configs[name])
             self.model.params[name] = next_value
         self.t += 1
+        total = self.num_epochs * self.iterations_per_epoch
+        if self.lookahead is not None and (self.t % self.lookahead.every == 0 or self.t == total):
+            self._lookahead(1.0 if self.t == total else self.lookahead.decay(self.t / total))
+
+    def _lookahead(self, decay):
+        """slow <- slow + (1 - decay) * (fast - slow), then fast <- slow (params, buffers)."""
+        fast = {**{("param", k): v for k, v in self.model.params.items()},
+                **{("buffer", k): v for k, v in _buffers(self.model).items()}}
+        if not self.slow_weights:
+            self.slow_weights = {k: v.copy() for k, v in fast.items()}
+        for key, value in fast.items():
+            slow = self.slow_weights[key]
+            slow += (value - slow) * slow.dtype.type(1 - decay)
+        self.model.params.update({k: v.copy() for (kind, k), v in self.slow_weights.items()
+                                  if kind == "param"})
+        buffers = {k: v.copy() for (kind, k), v in self.slow_weights.items() if kind == "buffer"}
+        if buffers:
+            self.model.load_buffers(buffers)
 
     def _record_accuracies(self):
         train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
@@ -302,6 +328,7 @@ class Solver:
         if state.get("fingerprint") != self.fingerprint:
             raise ValueError(f"{path} was written by a run with other settings (model, "
                              f"parameters, data or Solver arguments); refusing to resume from it")
+        state.setdefault("slow_weights", {})          # written before lookahead existed
         for name in _CHECKPOINTED:
             setattr(self, name, state[name])
         self.model.params.update(state["params"])
@@ -395,6 +422,8 @@ def _fingerprint(model, data, settings):
     if schedule is not None:     # a plain function's repr holds its address: use its name
         described["lr_schedule"] = (repr(schedule) if " at 0x" not in repr(schedule)
                                     else f"{schedule.__module__}.{schedule.__qualname__}")
+    if described.get("lookahead") is None:   # runs from before lookahead keep their names
+        described.pop("lookahead", None)
     described["model"] = _model_config(model)
     digest.update(json.dumps(described, sort_keys=True, default=str).encode())
     return digest.hexdigest()
@@ -410,4 +439,5 @@ def _buffers(model):
 
 
 _CHECKPOINTED = ("epoch", "t", "best_val_acc", "best_params", "best_buffers", "loss_history",
-                 "train_acc_history", "val_acc_history", "optim_configs", "epoch_times")
+                 "train_acc_history", "val_acc_history", "optim_configs", "epoch_times",
+                 "slow_weights")

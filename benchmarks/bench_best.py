@@ -30,6 +30,7 @@ WIDTHS = tuple(int(w) for w in
 CATEGORIES = {"conv_forward_fast": "conv forward", "conv_backward_fast": "conv backward",
               "spatial_batchnorm_forward": "batch norm", "spatial_batchnorm_backward": "batch norm",
               "max_pool_forward_fast": "max pool", "max_pool_backward_fast": "max pool",
+              "max_pool_floor_forward": "max pool", "max_pool_floor_backward": "max pool",
               "relu_forward": "ReLU", "relu_backward": "ReLU",
               "translate_and_flip": "augmentation"}
 seconds = defaultdict(float)

@@ -22,8 +22,8 @@ def test_channel_standardize_uses_the_training_statistics():
 
 def test_test_accuracy_uses_the_views_asked_for_and_restores_the_model():
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((12, 3, 8, 8)).astype(np.float32)
-    net = WhitenedConvNet(whitening_filters(X), input_dim=(3, 8, 8), widths=(4, 4, 4),
+    X = rng.standard_normal((12, 3, 12, 12)).astype(np.float32)
+    net = WhitenedConvNet(whitening_filters(X), input_dim=(3, 12, 12), widths=(4, 4, 4),
                           tta="flip", seed=0)
     y = np.argmax(net.loss(X), axis=1)
     assert best_model.test_accuracy(net, X, y, "flip", batch_size=5) == 1.0

@@ -290,3 +290,51 @@ def test_fast_max_pool_backward_routes_a_nan_window_like_the_naive_one():
     np.testing.assert_array_equal(max_pool_backward_fast(dout, cache),
                                   max_pool_backward_naive(dout, want_cache))
     assert max_pool_backward_fast(dout, cache)[0, 1, 1, 0] == 1
+
+
+@pytest.mark.parametrize("shape, pool_param, out_hw", [
+    ((2, 3, 7, 5), {"pool_height": 2, "pool_width": 2, "stride": 2}, (3, 2)),
+    ((2, 3, 6, 6), {"pool_height": 2, "pool_width": 2, "stride": 2}, (3, 3)),
+    ((1, 2, 8, 9), {"pool_height": 3, "pool_width": 2, "stride": 2}, (3, 4)),
+    ((2, 2, 7, 7), {"pool_height": 3, "pool_width": 3, "stride": 3}, (2, 2)),
+])
+def test_max_pool_floor_drops_what_no_window_covers(shape, pool_param, out_hw, path):
+    """Like PyTorch's floor mode: the windows of the pool over the largest part of x
+    that they tile exactly; the ignored rows and columns get no gradient."""
+    x = np.random.default_rng(4).standard_normal(shape)
+    out, cache = fast_layers.max_pool_floor_forward(x, pool_param)
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    expected = np.array([[[[x[n, c, i * s:i * s + ph, j * s:j * s + pw].max()
+                            for j in range(out_hw[1])] for i in range(out_hw[0])]
+                          for c in range(shape[1])] for n in range(shape[0])])
+    np.testing.assert_array_equal(out, expected)
+    dout = np.random.default_rng(5).standard_normal(out.shape)
+    dx = fast_layers.max_pool_floor_backward(dout, cache)
+    numeric = eval_numerical_gradient_array(
+        lambda v: fast_layers.max_pool_floor_forward(v, pool_param)[0], x, dout)
+    assert dx.shape == x.shape and rel_error(dx, numeric) < 1e-8
+    used_h = (out_hw[0] - 1) * s + ph
+    assert not dx[:, :, used_h:].any()
+
+
+def test_max_pool_floor_agrees_with_the_tiling_pool_and_propagates_nan(path):
+    x = np.random.default_rng(6).standard_normal((2, 3, 6, 8)).astype(np.float32)
+    x[0, 1, 2, 3] = np.nan
+    P = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fast_layers.max_pool_floor_forward(x, P)
+    expected, expected_cache = max_pool_forward_fast(x, P)
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == np.float32 and np.isnan(out[0, 1, 1, 1])
+    dout = np.ones_like(out)
+    np.testing.assert_array_equal(fast_layers.max_pool_floor_backward(dout, cache),
+                                  max_pool_backward_fast(dout, expected_cache))
+
+
+@pytest.mark.parametrize("shape, pool_param, message", [
+    ((1, 1, 1, 4), {}, "does not fit"),
+    ((1, 1, 4, 4), {"size": 2}, "size"),
+    ((4, 4), {}, "4-d"),
+])
+def test_max_pool_floor_refuses_bad_input(shape, pool_param, message):
+    with pytest.raises(ValueError, match=message):
+        fast_layers.max_pool_floor_forward(np.zeros(shape), pool_param)

@@ -71,3 +71,4 @@ def test_affine_bn_relu_gradients_and_parts():
             assert np.abs(analytic[i]).max() < 1e-12 and np.abs(numeric).max() < 1e-9
         else:
             assert rel_error(analytic[i], numeric) <= 1e-7, name
+

@@ -265,3 +265,63 @@ def test_checkpoints_are_written_through_unique_synced_temporary_files(tmp_path,
     make_solver(num_epochs=2, checkpoint_name=str(tmp_path / "u")).train()
     assert len(names) == len(set(names)) == 4                # two checkpoints, two hashes
     assert not any(p.endswith(".tmp") for p in os.listdir(tmp_path))
+
+
+class CountingModel:
+    """One weight w; scores (0, w), so class 1 wins once w > 0; a buffer counts steps."""
+
+    def __init__(self):
+        self.params = {"w": np.zeros(1)}
+        self.buffers = {"steps": np.zeros(1)}
+
+    def load_buffers(self, buffers):
+        self.buffers = {k: v.copy() for k, v in buffers.items()}
+
+    def loss(self, X, y=None):
+        scores = np.column_stack([np.zeros(len(X)), np.full(len(X), self.params["w"][0])])
+        if y is None:
+            return scores
+        self.buffers = {"steps": self.buffers["steps"] + 1}
+        return 0.0, {"w": np.zeros(1)}
+
+
+def test_lookahead_pulls_weights_and_buffers_back_to_the_slow_average():
+    def step_up(w, dw, config):            # every step adds 1 to the weight
+        return w + 1, config
+    data = dict(X_train=np.zeros((6, 1)), y_train=np.ones(6, int), X_val=np.zeros((2, 1)),
+                y_val=np.ones(2, int))
+    solver = make_solver(model=CountingModel(), data=data, update_rule=step_up, batch_size=1,
+                         num_epochs=1, lookahead=optim.Lookahead(every=2, peak=0.5, power=0))
+    solver.train()
+    # t=2: slow = 2; t=4: slow = 2 + 0.5 * (4 - 2) = 3; t=6 (the last step): decay 1,
+    # the model ends on the slow weights, 3, whatever the fast ones did after t=4.
+    assert solver.model.params["w"][0] == 3.0
+    assert solver.model.buffers["steps"][0] == 3.0
+    assert optim.Lookahead().decay(1.0) == pytest.approx(0.95 ** 5)
+    assert optim.Lookahead().decay(0.5) == pytest.approx(0.95 ** 5 / 8)
+
+
+def test_lookahead_resumes_to_the_same_bits(tmp_path):
+    settings = dict(update_rule="sgd_momentum", optim_config={"learning_rate": 0.05},
+                    num_epochs=4, checkpoint_name=str(tmp_path / "la"), keep_last=4,
+                    lookahead=optim.Lookahead(every=3))
+    straight = make_solver(**settings).train()
+    resumed = make_solver(**settings)
+    resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.pkl")
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
+    for name, value in straight.model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[name], value)
+    without = make_solver(**{**settings, "lookahead": None})
+    assert without.checkpoint_prefix != straight.checkpoint_prefix
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"every": 0}, "every must be a positive integer"),
+    ({"peak": 1.5}, "peak must be in"),
+])
+def test_bad_lookahead_settings_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        optim.Lookahead(**kwargs)
+    with pytest.raises(ValueError, match="lookahead must be"):
+        make_solver(lookahead=0.5)
