@@ -9,7 +9,7 @@ SHARED_CIFAR := $(abspath ../shared/datasets/cifar-10-batches-py)
 CIFAR10_DIR ?= $(if $(wildcard $(SHARED_CIFAR)/data_batch_1),$(SHARED_CIFAR),$(CURDIR)/datasets/cifar-10-batches-py)
 export CIFAR10_DIR
 
-.PHONY: all test venv build data latex lab two-layer best notebooks notebooks-quick writeup submission bench clean
+.PHONY: all test venv build data latex lab two-layer best ablation notebooks notebooks-quick writeup submission bench clean
 
 all: data build notebooks writeup submission
 
@@ -58,6 +58,9 @@ two-layer: venv
 # Problem 4.4.7's fast net, end to end (~80 min on 2 cores); resumes from checkpoints/.
 best: build
 	$(PY) experiments.py best
+
+ablation: build
+	$(PY) experiments.py ablation
 
 # Execute the three notebooks on CIFAR-10 (in place, with HTML exports). Skips a notebook
 # whose saved outputs match the current code (FORCE=1 reruns it); long trainings resume

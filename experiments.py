@@ -403,14 +403,18 @@ class FlipAugment:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", choices=["two-layer", "best"],
+    parser.add_argument("experiment", choices=["two-layer", "best", "ablation"],
                         help="two-layer: the 4.1.6 net (~1 min); best: the 4.4.7 fast net "
-                             "(about 90 min; HW5_QUICK=1 for a small version in seconds)")
+                             "(about 85 min; HW5_QUICK=1 for a small version in seconds); "
+                             "ablation: its tricks one by one on short runs (~20 min)")
     parser.add_argument("--data", default=None, help="CIFAR-10 folder (default: $CIFAR10_DIR)")
     args = parser.parse_args(argv)
-    if args.experiment == "best":
-        from best_model import train_best    # imported here: the FC notebooks need none of it
-        train_best(args.data)
+    if args.experiment in ("best", "ablation"):
+        import best_model                    # imported here: the FC notebooks need none of it
+        if args.experiment == "best":
+            best_model.train_best(args.data)
+        else:
+            best_model.run_ablation(args.data)
         return
     data = get_CIFAR10_data(root=args.data)
     solver = train_two_layer(data, **TWO_LAYER)

@@ -18,6 +18,7 @@ that scored best on the validation set.
 """
 import glob
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -58,7 +59,7 @@ class Solver:
                          max(1, N_train // batch_size) steps of a fresh shuffle.
       num_train_samples: training examples used to measure training accuracy (None: all).
       num_val_samples:   validation examples used to measure validation accuracy (None: all).
-      checkpoint_name:   if set, '<checkpoint_name>-<fingerprint>_epoch_<e>.pkl' is
+      checkpoint_name:   if set, '<checkpoint_name>-<fingerprint>_epoch_<e>.npz' is
                          written after epoch e, where the fingerprint hashes the settings,
                          the model's configuration and initial parameters and the data's
                          shape, so a changed setting never resumes a stale run;
@@ -179,6 +180,13 @@ class Solver:
             what = f"the gradients of {bad_grads} hold NaN or Inf"
         else:
             what = None
+        bad_params = what and sorted(k for k, v in self.model.params.items()
+                                     if not np.all(np.isfinite(v)))
+        if bad_params:
+            raise FloatingPointError(
+                f"{what} at iteration {self.t + 1} (epoch {self.epoch + 1}): the parameters "
+                f"{bad_params} hold NaN or Inf" + (" before any update; check how they were "
+                                                   "set" if self.t == 0 else ""))
         if what:
             lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", "the default")
             raise FloatingPointError(
@@ -296,8 +304,8 @@ class Solver:
         state["buffers"] = _buffers(self.model)
         state["random_state"] = self._random_state()
         state["fingerprint"] = self.fingerprint
-        path = f"{self.checkpoint_prefix}_epoch_{self.epoch}.pkl"
-        payload = pickle.dumps(state)
+        path = f"{self.checkpoint_prefix}_epoch_{self.epoch}.npz"
+        payload = _checkpoint_bytes(state)
         _write_durably(path, payload)                 # the checkpoint, then its hash
         _write_durably(path + ".sha256", hashlib.sha256(payload).hexdigest().encode())
         for _, old in _checkpoints(self.checkpoint_prefix)[:-self.keep_last]:
@@ -320,10 +328,13 @@ class Solver:
             if hashlib.sha256(payload).hexdigest() != expected:
                 raise ValueError(f"{path} is corrupted or truncated: its SHA-256 differs from "
                                  f"the one saved beside it")
+        if path.endswith(".pkl"):
+            raise ValueError(f"{path} is a pickle checkpoint of an older version; loading a pickle "
+                             f"can run code, so convert it first if you trust it: "
+                             f"python solver.py convert {path}")
         try:
-            state = pickle.loads(payload)
-        except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, IndexError,
-                KeyError, TypeError, ImportError) as error:
+            state = _checkpoint_state(payload)
+        except (ValueError, KeyError, TypeError, OSError, EOFError) as error:
             raise ValueError(f"{path} is not a readable checkpoint ({error})") from None
         if state.get("fingerprint") != self.fingerprint:
             raise ValueError(f"{path} was written by a run with other settings (model, "
@@ -364,7 +375,7 @@ class Solver:
 
     @staticmethod
     def latest_checkpoint(prefix):
-        """Path of the highest-epoch checkpoint '<prefix>_epoch_<e>.pkl', or None."""
+        """Path of the highest-epoch checkpoint '<prefix>_epoch_<e>.npz', or None."""
         found = _checkpoints(prefix)
         return found[-1][1] if found else None
 
@@ -388,10 +399,99 @@ def _write_durably(path, payload):
 
 
 def _checkpoints(prefix):
-    """[(epoch, path)] of the checkpoints '<prefix>_epoch_<e>.pkl', oldest first."""
-    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"_epoch_(\d+)\.pkl$")
-    return sorted((int(m.group(1)), p) for p in glob.glob(f"{glob.escape(prefix)}_epoch_*.pkl")
+    """[(epoch, path)] of the checkpoints '<prefix>_epoch_<e>.npz', oldest first."""
+    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"_epoch_(\d+)\.npz$")
+    return sorted((int(m.group(1)), p) for p in glob.glob(f"{glob.escape(prefix)}_epoch_*.npz")
                   if (m := pattern.search(p)))
+
+
+# ------------------------------------------------------ the checkpoint format
+# A checkpoint is an .npz archive read with allow_pickle=False, so loading one never
+# runs code: every array of the state is an entry of its own, and the rest (numbers,
+# strings, the nesting) is JSON in the entry STATE_ENTRY, arrays replaced by
+# {"__array__": entry}. Tuples, dicts with non-string keys and NumPy scalars are
+# tagged so that they come back with the same types, and resumed runs with the same bits.
+
+STATE_ENTRY = "__state_json__"
+
+
+def _checkpoint_bytes(state):
+    """The .npz bytes of state (nested dicts/lists/tuples of arrays, numbers, strings)."""
+    arrays = {}
+    tree = _encode(state, arrays, "state")
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays, **{STATE_ENTRY: np.frombuffer(
+        json.dumps(tree).encode("utf-8"), dtype=np.uint8)})
+    return buffer.getvalue()
+
+
+def _checkpoint_state(payload):
+    """The state that _checkpoint_bytes wrote, from its bytes (no pickle involved)."""
+    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    tree = json.loads(arrays.pop(STATE_ENTRY).tobytes().decode("utf-8"))
+    return _decode(tree, arrays)
+
+
+def _encode(value, arrays, where):
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise TypeError(f"{where} is an object array, which a checkpoint cannot hold")
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return {"__array__": name}
+    if isinstance(value, np.generic):
+        return {"__scalar__": value.dtype.str, "value": value.item()}
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else {"__tuple__": items}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in value):
+            return {k: _encode(v, arrays, f"{where}[{k!r}]") for k, v in value.items()}
+        return {"__items__": [[_encode(k, arrays, f"{where} key"),
+                               _encode(v, arrays, f"{where}[{k!r}]")] for k, v in value.items()]}
+    raise TypeError(f"{where} is a {type(value).__name__}, which a checkpoint cannot hold")
+
+
+def _decode(tree, arrays):
+    if isinstance(tree, list):
+        return [_decode(v, arrays) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    if "__array__" in tree:
+        return arrays[tree["__array__"]]
+    if "__scalar__" in tree:
+        return np.dtype(tree["__scalar__"]).type(tree["value"])
+    if "__tuple__" in tree:
+        return tuple(_decode(v, arrays) for v in tree["__tuple__"])
+    if "__items__" in tree:
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in tree["__items__"]}
+    return {k: _decode(v, arrays) for k, v in tree.items()}
+
+
+def convert_pickle_checkpoint(path):
+    """Rewrite a trusted pickle checkpoint of an older version ('..._epoch_<e>.pkl') as
+    the .npz beside it, with its SHA-256; returns the new path. Unpickling runs code:
+    only convert files you wrote yourself."""
+    with open(path, "rb") as f:
+        state = pickle.load(f)
+    payload = _checkpoint_bytes(state)
+    target = path[:-len(".pkl")] + ".npz"
+    _write_durably(target, payload)
+    _write_durably(target + ".sha256", hashlib.sha256(payload).hexdigest().encode())
+    return target
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(description="Convert trusted pickle checkpoints of an "
+                                                 "older version to the .npz format.")
+    parser.add_argument("command", choices=["convert"])
+    parser.add_argument("paths", nargs="+", help="'..._epoch_<e>.pkl' files")
+    for old in parser.parse_args().paths:
+        print(f"{old} -> {convert_pickle_checkpoint(old)}")
 
 
 def _model_config(model):

@@ -103,10 +103,10 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
     settings = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, num_epochs=4,
                     lr_decay=0.9, checkpoint_name=name, keep_last=4)
     straight = make_solver(**settings).train()
-    assert Solver.latest_checkpoint(straight.checkpoint_prefix).endswith("_epoch_4.pkl")
+    assert Solver.latest_checkpoint(straight.checkpoint_prefix).endswith("_epoch_4.npz")
 
     resumed = make_solver(**settings)
-    resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.pkl")
+    resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.npz")
     assert resumed.epoch == 2 and len(resumed.loss_history) == 20
     resumed.train()
     np.testing.assert_allclose(resumed.loss_history, straight.loss_history, rtol=1e-12)
@@ -139,13 +139,13 @@ def test_resume_restores_the_dropout_generator_to_the_same_bits(tmp_path):
 
 
 def ckpt_files(solver):
-    return sorted(glob.glob(f"{solver.checkpoint_prefix}_epoch_*.pkl"))
+    return sorted(glob.glob(f"{solver.checkpoint_prefix}_epoch_*.npz"))
 
 
 def test_only_the_newest_checkpoints_are_kept(tmp_path):
     solver = make_solver(num_epochs=5, checkpoint_name=str(tmp_path / "k"), keep_last=2).train()
-    assert [os.path.basename(p)[-11:] for p in ckpt_files(solver)] == ["epoch_4.pkl",
-                                                                      "epoch_5.pkl"]
+    assert [os.path.basename(p)[-11:] for p in ckpt_files(solver)] == ["epoch_4.npz",
+                                                                      "epoch_5.npz"]
 
 
 def test_a_checkpoint_of_other_settings_is_refused_and_not_resumed(tmp_path):
@@ -217,7 +217,7 @@ def test_buffers_follow_the_best_parameters_and_the_checkpoints(tmp_path):
     assert solver.model.buffers["steps"][0] == best_epoch * solver.iterations_per_epoch
     resumed = make_solver(model=BufferedModel(), num_epochs=3, lr_decay=1.0,
                           checkpoint_name=str(tmp_path / "b"))
-    resumed.load_checkpoint(f"{solver.checkpoint_prefix}_epoch_2.pkl")
+    resumed.load_checkpoint(f"{solver.checkpoint_prefix}_epoch_2.npz")
     assert resumed.model.buffers["steps"][0] == 2 * solver.iterations_per_epoch
 
 
@@ -241,14 +241,14 @@ def test_a_corrupted_latest_checkpoint_is_named_and_resume_falls_back(tmp_path, 
         f.seek(200)
         f.write(b"\x00\x01\x02\x03")
     fresh = make_solver(**settings)
-    with pytest.raises(ValueError, match="epoch_3.pkl is corrupted or truncated"):
+    with pytest.raises(ValueError, match="epoch_3.npz is corrupted or truncated"):
         fresh.load_checkpoint(latest)
     assert fresh.resume() == 2
     assert "skipping" in capsys.readouterr().err
     with open(latest, "wb") as f:                      # truncated, without its hash file
         f.write(b"\x80\x04")
     os.remove(latest + ".sha256")
-    with pytest.raises(ValueError, match="epoch_3.pkl is not a readable checkpoint"):
+    with pytest.raises(ValueError, match="epoch_3.npz is not a readable checkpoint"):
         make_solver(**settings).load_checkpoint(latest)
 
 
@@ -307,7 +307,7 @@ def test_lookahead_resumes_to_the_same_bits(tmp_path):
                     lookahead=optim.Lookahead(every=3))
     straight = make_solver(**settings).train()
     resumed = make_solver(**settings)
-    resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.pkl")
+    resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.npz")
     resumed.train()
     assert resumed.loss_history == straight.loss_history
     for name, value in straight.model.params.items():
@@ -325,3 +325,66 @@ def test_bad_lookahead_settings_raise(kwargs, message):
         optim.Lookahead(**kwargs)
     with pytest.raises(ValueError, match="lookahead must be"):
         make_solver(lookahead=0.5)
+
+
+class _RunsCode:
+    """Unpickling this creates the file `marker`: what a crafted pickle could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoints_load_without_pickle_so_a_crafted_one_cannot_run_code(tmp_path):
+    settings = dict(num_epochs=1, checkpoint_name=str(tmp_path / "c"))
+    solver = make_solver(**settings).train()
+    latest = Solver.latest_checkpoint(solver.checkpoint_prefix)
+    with np.load(latest, allow_pickle=False) as archive:      # arrays and JSON only
+        assert all(archive[name].dtype != object for name in archive.files)
+    marker = tmp_path / "ran"
+    crafted = tmp_path / "crafted_epoch_1.npz"
+    np.savez(crafted, payload=np.array([_RunsCode(str(marker))], dtype=object))
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        make_solver(**settings).load_checkpoint(str(crafted))
+    assert not marker.exists()
+
+
+def test_state_of_every_kind_round_trips_with_its_types():
+    from solver import _checkpoint_bytes, _checkpoint_state
+    state = {"f32": np.float32(0.1), "i": 3, "big": 2 ** 100, "nan": float("nan"),
+             "tuple": ("MT19937", np.arange(3, dtype=np.uint32), 2), "list": [1.5, None],
+             "keys": {("param", "w"): np.ones(2, np.float32), 1: "one"}, "__odd": True}
+    back = _checkpoint_state(_checkpoint_bytes(state))
+    assert type(back["f32"]) is np.float32 and back["f32"] == np.float32(0.1)
+    assert back["big"] == 2 ** 100 and np.isnan(back["nan"]) and back["list"] == [1.5, None]
+    assert back["tuple"][0] == "MT19937" and back["tuple"][1].dtype == np.uint32
+    assert isinstance(back["tuple"], tuple) and back["keys"][1] == "one" and back["__odd"]
+    assert back["keys"][("param", "w")].dtype == np.float32
+    with pytest.raises(TypeError, match=r"state\['bad'\] is a object"):
+        _checkpoint_bytes({"bad": object()})
+
+
+def test_an_old_pickle_checkpoint_is_refused_until_converted(tmp_path):
+    import pickle
+    from solver import _CHECKPOINTED, convert_pickle_checkpoint
+    settings = dict(num_epochs=3, checkpoint_name=str(tmp_path / "c"), keep_last=3)
+    straight = make_solver(**settings).train()
+    half = make_solver(**{**settings, "num_epochs": 3})
+    half.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.npz")
+    old = f"{straight.checkpoint_prefix}_epoch_2.pkl"          # as the old version wrote it
+    state = {name: getattr(half, name) for name in _CHECKPOINTED if name != "slow_weights"}
+    state.update(params=half.model.params, buffers={}, random_state=half._random_state(),
+                 fingerprint=half.fingerprint)
+    for path in glob.glob(f"{straight.checkpoint_prefix}_epoch_*.npz*"):
+        os.remove(path)
+    with open(old, "wb") as f:
+        pickle.dump(state, f)
+    with pytest.raises(ValueError, match="python solver.py convert"):
+        make_solver(**settings).load_checkpoint(old)
+    assert convert_pickle_checkpoint(old).endswith("_epoch_2.npz")
+    resumed = make_solver(**settings)
+    assert resumed.resume() == 2
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
