@@ -107,7 +107,7 @@ def test_best_model_cell_resumes_the_run_of_experiments_best():
     with open(RESULTS) as f:
         best = json.load(f)["best_model"]
     cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb") if "best.resume()" in c.source)
-    assert re.search(rf"resuming from best-\w+_epoch_{best['epochs']}\.pkl \(epoch {best['epochs']}\)",
+    assert re.search(rf"resuming from best-\w+_epoch_{best['epochs']}\.npz \(epoch {best['epochs']}\)",
                      text_outputs(cell))
 
 

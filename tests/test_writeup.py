@@ -144,3 +144,20 @@ def test_writeup_source_compiles(tmp_path):
     assert "Overfull \\hbox" not in log, "overfull lines in the writeup"
     assert not re.search(r"(Reference|Citation) .* undefined", log), "broken references"
     assert "There were undefined references" not in log
+
+
+def test_the_ablation_has_a_table_of_its_own():
+    results = {"best_model": {"test_acc": 0.9},
+               "best_model_ablation": {
+                   "rows": {"whole recipe": {"test_acc": 0.75, "wall_time_s": 200.0,
+                                             "tta": {"none": 0.75, "flip": 0.762}},
+                            "no Dirac init": {"test_acc": 0.731, "wall_time_s": 199.0}},
+                   "num_training": 8000, "num_test": 10000,
+                   "settings": {"widths": [64, 128, 128], "num_epochs": 3}}}
+    text = make_results_table.render(results)
+    body = text[text.index(r"\newcommand{\ablationTableBody}"):]
+    assert "no Dirac init & 73.1\\% & -1.9 & 3.3\\,min" in body
+    assert "\\texttt{flip} & 76.2\\% & +1.2 & ---" in body
+    assert "3 epochs of 8,000 training images at widths 64/128/128" in text
+    assert "best\\_model\\_ablation" not in text[:text.index(r"\newcommand{\ablationSetup}")]
+    assert r"\emph{Ablation pending" in make_results_table.render({"best_model": {}})

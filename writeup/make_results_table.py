@@ -15,7 +15,12 @@ Format of results/results.json (every field optional unless noted)::
       "fc_best":         ENTRY,   # Problem 4.3
       "dropout":         ENTRY,   # Problem 4.2.4, normally with "runs"
       "cnn_three_layer": ENTRY,   # Problem 4.4.6
-      "best_model":      ENTRY    # Problem 4.4.7 (extra credit), test on all 10,000 images
+      "best_model":      ENTRY,   # Problem 4.4.7 (extra credit), test on all 10,000 images
+      "best_model_ablation": {    # its ablation: a table of its own (\\ablationTableBody)
+        "rows": {"whole recipe": {"test_acc": 0.8, "wall_time_s": 240,
+                                  "tta": {"none": 0.8, "flip": 0.81}},
+                 "no lookahead": {"test_acc": 0.79, "wall_time_s": 238, "changed": {...}}},
+        "num_training": 8000, "num_test": 10000, "settings": {"widths": [64, 128, 128], ...}}
     }
 
     ENTRY = {
@@ -56,6 +61,8 @@ KNOWN = {
     "best_model": ("Fast net (4.4.7, extra; test: all 10,000)", "best effort"),
 }
 ACC_FIELDS = ("train_acc", "val_acc", "test_acc")
+# Keys with a table of their own, left out of the results table.
+OWN_TABLES = ("best_model_ablation",)
 NCOLS = 6
 PENDING_ROW = (
     r"\multicolumn{%d}{@{}c@{}}{\emph{Results pending: run the notebooks "
@@ -192,20 +199,55 @@ def render(results: Optional[Dict[str, Any]]) -> str:
         lines += [r"\newcommand{\resultsStatus}{pending}",
                   r"\newcommand{\resultsMeta}{No results file yet.}",
                   r"\newcommand{\resultsTableBody}{%", PENDING_ROW, "}"]
-        return "\n".join(lines + headline_macros(None)) + "\n"
+        return "\n".join(lines + ablation_macros(None) + headline_macros(None)) + "\n"
     if not isinstance(results, dict):
         raise ValueError("results.json must hold a JSON object")
     meta = results.get("meta") or {}
     meta_text = "; ".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in meta.items())
     rows: List[str] = []
-    keys = list(KNOWN) + [k for k in results if k not in KNOWN and k != "meta"]
+    keys = list(KNOWN) + [k for k in results
+                          if k not in KNOWN and k not in OWN_TABLES and k != "meta"]
     for key in keys:
         rows += experiment_rows(key, results.get(key)) + [r"\addlinespace"]
     rows.pop()
     lines += [r"\newcommand{\resultsStatus}{available}",
               r"\newcommand{\resultsMeta}{%s}" % (meta_text or "---"),
               r"\newcommand{\resultsTableBody}{%"] + rows + ["}"]
+    lines += ablation_macros(results.get("best_model_ablation"))
     return "\n".join(lines + headline_macros(results)) + "\n"
+
+
+def ablation_macros(entry: Optional[Dict[str, Any]]) -> List[str]:
+    """\\ablationTableBody (name & test accuracy & change against the whole recipe &
+    training time, then one row per set of test-time views) and \\ablationSetup."""
+    if entry is None:
+        return [r"\newcommand{\ablationSetup}{\emph{pending}}",
+                r"\newcommand{\ablationTableBody}{\multicolumn{4}{@{}c@{}}{\emph{Ablation "
+                r"pending: run \texttt{python experiments.py ablation}.}} \\}"]
+    rows = entry.get("rows") if isinstance(entry, dict) else None
+    if not isinstance(rows, dict) or "whole recipe" not in rows:
+        raise ValueError("best_model_ablation.rows must hold a 'whole recipe' row")
+    whole = rows["whole recipe"]["test_acc"]
+    body = []
+    for name, row in rows.items():
+        where = f"best_model_ablation.rows.{name}"
+        body.append(f"{tex_escape(name)} & {fmt_acc(row.get('test_acc'), where)} & "
+                    f"{fmt_change(row['test_acc'] - whole)} & "
+                    f"{fmt_time(row.get('wall_time_s'), where)} \\\\")
+    for views, acc in rows["whole recipe"].get("tta", {}).items():
+        body.append(f"whole recipe, test-time views \\texttt{{{tex_escape(views)}}} & "
+                    f"{fmt_acc(acc, 'best_model_ablation.tta')} & {fmt_change(acc - whole)} & --- \\\\")
+    settings = entry.get("settings", {})
+    widths = "/".join(str(w) for w in settings.get("widths", ["?"]))
+    setup = (f"{settings.get('num_epochs', '?')} epochs of {entry.get('num_training', 0):,} "
+             f"training images at widths {widths}, tested on {entry.get('num_test', 0):,} images")
+    return ([r"\newcommand{\ablationSetup}{%s}" % setup,
+             r"\newcommand{\ablationTableBody}{%"] + body + ["}"])
+
+
+def fmt_change(value: float) -> str:
+    """A change of accuracy in percentage points, signed: +1.2, -0.3, 0.0."""
+    return f"{100 * value:+.1f}".replace("+0.0", "0.0").replace("-0.0", "0.0")
 
 
 def load(path: pathlib.Path) -> Optional[Dict[str, Any]]:
