@@ -192,8 +192,9 @@ class Lookahead:
         slow <- slow + (1 - d) * (fast - slow),  fast <- slow,  d = peak * p**power,
     so early on (d near 0) the slow copy follows the fast weights and late in training
     it averages over the last steps (an exponential moving average, restarted from).
-    After the last step d = 1: the model ends on the slow weights. The defaults are
-    airbench94's (d = 0.95^5 * p^3 every 5 steps).
+    After the last step d = 1: the model ends on the slow weights, and the steps since
+    the last pull do not count (as in airbench94, whose d = 0.95^5 * p^3 every 5 steps
+    are the defaults).
     """
 
     def __init__(self, every=5, peak=0.95 ** 5, power=3.0):

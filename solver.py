@@ -163,35 +163,9 @@ class Solver:
     # ------------------------------------------------------------- training
 
     def _step(self, batch):
-        """One update of every parameter on the examples indexed by batch.
-
-        Raises FloatingPointError when the loss is not finite, or has grown past
-        EXPLODED times the first loss (divergence that has not reached NaN yet), and
-        when a gradient holds NaN or Inf.
-        """
+        """One update of every parameter on the examples indexed by batch (see _check)."""
         loss, grads = self.model.loss(self.X_train[batch], self.y_train[batch])
-        first = self.loss_history[0] if self.loss_history else None
-        bad_grads = sorted(k for k, g in grads.items() if not np.all(np.isfinite(g)))
-        exploded = first is not None and np.isfinite(loss) and loss > EXPLODED * max(first, 1e-3)
-        if not np.isfinite(loss) or exploded:
-            what = f"loss became {float(loss):.4g}" + ("" if first is None else
-                                                       f" (first loss {first:.4g})")
-        elif bad_grads:
-            what = f"the gradients of {bad_grads} hold NaN or Inf"
-        else:
-            what = None
-        bad_params = what and sorted(k for k, v in self.model.params.items()
-                                     if not np.all(np.isfinite(v)))
-        if bad_params:
-            raise FloatingPointError(
-                f"{what} at iteration {self.t + 1} (epoch {self.epoch + 1}): the parameters "
-                f"{bad_params} hold NaN or Inf" + (" before any update; check how they were "
-                                                   "set" if self.t == 0 else ""))
-        if what:
-            lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", "the default")
-            raise FloatingPointError(
-                f"{what} at iteration {self.t + 1} (epoch {self.epoch + 1}); training diverged: "
-                f"try a smaller learning rate than {lr} in optim_config")
+        self._check(loss, grads)
         self.loss_history.append(float(loss))
         if self.lr_schedule is not None:
             factor = self.lr_schedule(self.t / (self.num_epochs * self.iterations_per_epoch))
@@ -206,6 +180,31 @@ class Solver:
         total = self.num_epochs * self.iterations_per_epoch
         if self.lookahead is not None and (self.t % self.lookahead.every == 0 or self.t == total):
             self._lookahead(1.0 if self.t == total else self.lookahead.decay(self.t / total))
+
+    def _check(self, loss, grads):
+        """Raise FloatingPointError when the loss is not finite or has grown past EXPLODED
+        times the first loss (divergence that has not reached NaN yet), or when a
+        gradient holds NaN or Inf; naming the parameters when they hold NaN or Inf
+        themselves (no learning rate is to blame then)."""
+        first = self.loss_history[0] if self.loss_history else None
+        bad_grads = sorted(k for k, g in grads.items() if not np.all(np.isfinite(g)))
+        exploded = first is not None and np.isfinite(loss) and loss > EXPLODED * max(first, 1e-3)
+        if not np.isfinite(loss) or exploded:
+            what = f"loss became {float(loss):.4g}" + ("" if first is None else
+                                                       f" (first loss {first:.4g})")
+        elif bad_grads:
+            what = f"the gradients of {bad_grads} hold NaN or Inf"
+        else:
+            return
+        where = f"at iteration {self.t + 1} (epoch {self.epoch + 1})"
+        bad_params = sorted(k for k, v in self.model.params.items() if not np.all(np.isfinite(v)))
+        if bad_params:
+            raise FloatingPointError(
+                f"{what} {where}: the parameters {bad_params} hold NaN or Inf"
+                + (" before any update; check how they were set" if self.t == 0 else ""))
+        lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", "the default")
+        raise FloatingPointError(f"{what} {where}; training diverged: try a smaller learning "
+                                 f"rate than {lr} in optim_config")
 
     def _lookahead(self, decay):
         """slow <- slow + (1 - decay) * (fast - slow), then fast <- slow (params, buffers)."""
