@@ -58,3 +58,22 @@ def test_quick_ablation_trains_every_variant_and_records_them(cifar10, monkeypat
     assert whole["tta"]["none"] == whole["test_acc"] > 0.15
     assert recorded["rows"]["no lookahead"]["changed"] == {"lookahead_every": 0}
     assert entry["rows"].keys() == recorded["rows"].keys()
+
+
+def test_each_ablation_switches_off_what_it_names():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((20, 3, 32, 32)).astype(np.float32)
+    data = {"X_train": X, "y_train": np.arange(20) % 10, "X_val": X[:4], "y_val": np.arange(4)}
+    base = dict(best_model.QUICK_BEST, whitening_images=20)
+    whole = best_model.best_solver(data, base, verbose=False)
+    assert whole.lookahead is not None and whole.model.dirac and whole.model.augment
+    np.testing.assert_allclose(whole.model.whiten, whitening_filters(X), rtol=1e-5)
+    for name, change in best_model.ABLATIONS.items():
+        solver = best_model.best_solver(data, dict(base, **change), verbose=False)
+        model = solver.model
+        assert (solver.lookahead is None) == (change.get("lookahead_every") == 0), name
+        assert model.dirac == change.get("dirac", True) and model.augment == change.get("augment", True)
+        assert model.smoothing == change.get("smoothing", base["smoothing"]), name
+        assert np.allclose(model.whiten, whole.model.whiten) == change.get("whiten", True), name
+        first = model.params["theta2"][:, :, 1, 1]
+        assert np.array_equal(first[:16, :16], np.eye(16)) == model.dirac, name
