@@ -13,8 +13,8 @@ weights, as in fc_net and cnn.
 import numpy as np
 
 from fc_net import l2_penalty
-from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
-                         conv_relu_pool_forward)
+from layer_utils import (affine_relu_backward, affine_relu_forward, bn_running_stats,
+                         conv_relu_pool_backward, conv_relu_pool_forward, load_bn_running_stats)
 from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                          max_pool_floor_backward, max_pool_floor_forward, max_pool_forward_fast)
 from layers import (affine_backward, affine_forward, check_batch, relu_backward, relu_forward,
@@ -245,15 +245,12 @@ class WhitenedConvNet:
 
     @property
     def buffers(self):
-        out = {"whiten": self.whiten}
-        for l, p in self.bn_params.items():
-            out[f"running_mean{l}"], out[f"running_var{l}"] = p["running_mean"], p["running_var"]
-        return out
+        """The whitening filters and batch norm's running statistics."""
+        return {"whiten": self.whiten, **bn_running_stats(self.bn_params)}
 
     def load_buffers(self, buffers):
         self.whiten = buffers["whiten"]
-        for l, p in self.bn_params.items():
-            p["running_mean"], p["running_var"] = buffers[f"running_mean{l}"], buffers[f"running_var{l}"]
+        load_bn_running_stats(self.bn_params, buffers)
 
     def _forward(self, X, mode):
         """Scores of X and the caches of every layer."""

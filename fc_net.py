@@ -9,7 +9,7 @@ over the weights (not the biases).
 import numpy as np
 
 from layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward, affine_relu_backward,
-                         affine_relu_forward)
+                         affine_relu_forward, bn_running_stats, load_bn_running_stats)
 from layers import (affine_backward, affine_forward, check_batch, check_labels,
                     dropout_backward, dropout_forward, softmax_loss)
 
@@ -110,14 +110,10 @@ class FullyConnectedNet:
     @property
     def buffers(self):
         """Batch norm's running statistics, 'running_mean<l>' and 'running_var<l>'."""
-        out = {}
-        for l, p in self.bn_params.items():
-            out[f"running_mean{l}"], out[f"running_var{l}"] = p["running_mean"], p["running_var"]
-        return out
+        return bn_running_stats(self.bn_params)
 
     def load_buffers(self, buffers):
-        for l, p in self.bn_params.items():
-            p["running_mean"], p["running_var"] = buffers[f"running_mean{l}"], buffers[f"running_var{l}"]
+        load_bn_running_stats(self.bn_params, buffers)
 
     def loss(self, X, y=None):
         """Scores (m, C) when y is None; otherwise (loss, grads) for labels y of shape (m,)."""

@@ -35,6 +35,21 @@ def affine_bn_relu_backward(dout, cache):
     return (*affine_backward(db, affine_cache), dgamma, dbeta)
 
 
+def bn_running_stats(bn_params):
+    """The running statistics of a model's batch norms {l: bn_param} as buffers:
+    {'running_mean<l>': ..., 'running_var<l>': ...} (the arrays themselves, not copies)."""
+    out = {}
+    for l, p in bn_params.items():
+        out[f"running_mean{l}"], out[f"running_var{l}"] = p["running_mean"], p["running_var"]
+    return out
+
+
+def load_bn_running_stats(bn_params, buffers):
+    """Put the statistics of bn_running_stats(...)-shaped buffers back into bn_params."""
+    for l, p in bn_params.items():
+        p["running_mean"], p["running_var"] = buffers[f"running_mean{l}"], buffers[f"running_var{l}"]
+
+
 # ------------------------------------------------------ convolutional sandwiches
 # Built on the fast layers; compute_dx=False skips the derivative with respect to
 # the input images, which a network's first layer never needs.
