@@ -205,13 +205,13 @@ TWO_LAYER = dict(hidden_dim=256, reg=0.01, weight_scale=1e-3, learning_rate=3e-4
 
 
 def train_two_layer(data, hidden_dim, reg, weight_scale, learning_rate, lr_decay,
-                    num_epochs, batch_size, seed=0, verbose=True):
+                    num_epochs, batch_size, seed=0, verbose=True, after_epoch=None):
     """Train TwoLayerNet (float32) with Adam, as 4.1.6 does; returns the trained Solver."""
     model = TwoLayerNet(hidden_dim=hidden_dim, reg=reg, weight_scale=weight_scale,
                         dtype=np.float32, rng=seed)
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": learning_rate},
                     lr_decay=lr_decay, num_epochs=num_epochs, batch_size=batch_size,
-                    print_every=100, verbose=verbose, seed=seed)
+                    print_every=100, verbose=verbose, seed=seed, after_epoch=after_epoch)
     return solver.train()
 
 

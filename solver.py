@@ -35,7 +35,7 @@ from layers import nonnegative_int, positive_int
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
                 checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None,
-                lr_schedule=None, param_optim_config=None, lookahead=None)
+                lr_schedule=None, param_optim_config=None, lookahead=None, after_epoch=None)
 
 
 class Solver:
@@ -65,6 +65,10 @@ class Solver:
                          shape, so a changed setting never resumes a stale run;
                          resume() or load_checkpoint() continues from one.
       keep_last:         how many of the newest checkpoints to keep (older ones are deleted).
+      after_epoch:       a function called with the Solver after every epoch, once its
+                         accuracies are recorded and its checkpoint written; an exception
+                         it raises stops training there (a search prunes a hopeless trial
+                         this way).
       print_every:       print the loss every this many steps (with verbose).
       verbose:           print progress.
       seed:              seeds the shuffles and subsamples; None uses NumPy's global generator.
@@ -256,6 +260,8 @@ class Solver:
             self._log_accuracies(*self._record_accuracies(), clock)
             self.epoch_times.append(time.time() - epoch_start)
             self._save_checkpoint()
+            if self.settings["after_epoch"] is not None:
+                self.settings["after_epoch"](self)
         if self.best_params:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
             if self.best_buffers:
@@ -515,7 +521,8 @@ def _fingerprint(model, data, settings):
         digest.update(np.ascontiguousarray(array[:1]).tobytes() + np.ascontiguousarray(array[-1:]).tobytes())
     rule = settings["update_rule"]
     described = {k: v for k, v in settings.items() if k not in ("checkpoint_name", "keep_last",
-                                                                 "print_every", "verbose")}
+                                                                 "print_every", "verbose",
+                                                                 "after_epoch")}
     described["update_rule"] = getattr(rule, "__name__", rule)
     schedule = settings.get("lr_schedule")
     if schedule is not None:     # a plain function's repr holds its address: use its name

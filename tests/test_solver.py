@@ -388,3 +388,23 @@ def test_an_old_pickle_checkpoint_is_refused_until_converted(tmp_path):
     assert resumed.resume() == 2
     resumed.train()
     assert resumed.loss_history == straight.loss_history
+
+
+def test_after_epoch_sees_every_epoch_and_can_stop_training(tmp_path):
+    seen = []
+    solver = make_solver(num_epochs=3, after_epoch=lambda s: seen.append(
+        (s.epoch, len(s.val_acc_history)))).train()
+    assert seen == [(1, 2), (2, 3), (3, 4)]
+
+    class Hopeless(Exception):
+        pass
+
+    def stop_at_two(s):
+        if s.epoch == 2:
+            raise Hopeless
+    stopped = make_solver(num_epochs=5, after_epoch=stop_at_two,
+                          checkpoint_name=str(tmp_path / "h"))
+    with pytest.raises(Hopeless):
+        stopped.train()
+    assert stopped.epoch == 2 and Solver.latest_checkpoint(stopped.checkpoint_prefix)
+    assert stopped.fingerprint == make_solver(num_epochs=5, checkpoint_name="x").fingerprint
