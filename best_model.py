@@ -180,3 +180,15 @@ def run_ablation(root=None):
              "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in base.items()}}
     record_result("best_model_ablation", entry)
     return entry
+
+
+def ablation_rows(entry):
+    """(run, test accuracy, change against the whole recipe, training minutes) for each row
+    of a recorded ablation, then one row per set of test-time views of the whole recipe."""
+    rows = entry["rows"]
+    whole = rows["whole recipe"]["test_acc"]
+    table = [(name, row["test_acc"], row["test_acc"] - whole, row["wall_time_s"] / 60)
+             for name, row in rows.items()]
+    table += [(f"whole recipe, test-time views '{tta}'", acc, acc - whole, float("nan"))
+              for tta, acc in rows["whole recipe"]["tta"].items()]
+    return table

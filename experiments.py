@@ -137,6 +137,20 @@ def _meta():
             "mode": "quick" if quick_mode() else "full"}
 
 
+def read_result(key, path=None):
+    """The entry stored under key in the results JSON (KeyError naming the command that
+    records it when there is none)."""
+    path = path or results_path()
+    results = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
+    if key not in results:
+        raise KeyError(f"{path} holds no {key!r} yet: run the experiment that records it "
+                       f"(e.g. python experiments.py ablation for 'best_model_ablation')")
+    return results[key]
+
+
 def record_result(key, entry, path=None):
     """Store entry under key in the results JSON (keeping the other keys)."""
     path = path or results_path()

@@ -77,3 +77,14 @@ def test_each_ablation_switches_off_what_it_names():
         assert np.allclose(model.whiten, whole.model.whiten) == change.get("whiten", True), name
         first = model.params["theta2"][:, :, 1, 1]
         assert np.array_equal(first[:16, :16], np.eye(16)) == model.dirac, name
+
+
+def test_ablation_rows_give_each_change_against_the_whole_recipe():
+    entry = {"rows": {"whole recipe": {"test_acc": 0.7, "wall_time_s": 120.0,
+                                       "tta": {"none": 0.7, "flip": 0.72}},
+                      "no lookahead": {"test_acc": 0.69, "wall_time_s": 60.0}}}
+    rows = best_model.ablation_rows(entry)
+    assert rows[0] == ("whole recipe", 0.7, 0.0, 2.0)
+    assert rows[1][0] == "no lookahead" and rows[1][2] == pytest.approx(-0.01)
+    assert rows[3][0] == "whole recipe, test-time views 'flip'"
+    assert rows[3][2] == pytest.approx(0.02) and np.isnan(rows[3][3])

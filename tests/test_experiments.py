@@ -276,3 +276,11 @@ def test_unknown_experiment_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["three-layer"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_read_result_returns_an_entry_or_names_the_command(tmp_path):
+    path = str(tmp_path / "results.json")
+    experiments.record_result("two_layer", {"val_acc": 0.5}, path=path)
+    assert experiments.read_result("two_layer", path=path) == {"val_acc": 0.5}
+    with pytest.raises(KeyError, match="python experiments.py ablation"):
+        experiments.read_result("best_model_ablation", path=path)

@@ -150,3 +150,13 @@ def test_every_notebook_runs_in_quick_mode(tmp_path):
     assert results["meta"]["mode"] == "quick"
     assert {"two_layer", "fc_best", "dropout", "cnn_three_layer"} <= set(results)
     assert {p: sha(p) for p in before} == before, "quick mode wrote over committed files"
+
+
+def test_ablation_cell_prints_the_recorded_ablation():
+    with open(RESULTS) as f:
+        ablation = json.load(f)["best_model_ablation"]
+    cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb")
+                if 'read_result("best_model_ablation")' in c.source)
+    printed = text_outputs(cell)
+    for name, row in ablation["rows"].items():
+        assert re.search(rf"{re.escape(name)}\s+{row['test_acc']:.4f}", printed), name
