@@ -15,7 +15,7 @@ import numpy as np
 
 from convnet import TTA_VIEWS, WhitenedConvNet, whitening_filters
 from data_utils import get_CIFAR10_data
-from experiments import checkpoint_path, describe_dataset, pick, record_result
+from experiments import checkpoint_path, describe_dataset, pick, read_result, record_result
 from optim import Lookahead, PiecewiseLinear
 from solver import Solver
 
@@ -192,3 +192,13 @@ def ablation_rows(entry):
     table += [(f"whole recipe, test-time views '{tta}'", acc, acc - whole, float("nan"))
               for tta, acc in rows["whole recipe"]["tta"].items()]
     return table
+
+
+def recorded_ablation(root=None):
+    """The ablation recorded in results.json; when none is recorded yet (a fresh quick-mode
+    run), run_ablation() first."""
+    try:
+        return read_result("best_model_ablation")
+    except KeyError:
+        print("no ablation recorded yet: running it (python experiments.py ablation)")
+        return run_ablation(root)

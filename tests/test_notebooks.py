@@ -156,7 +156,7 @@ def test_ablation_cell_prints_the_recorded_ablation():
     with open(RESULTS) as f:
         ablation = json.load(f)["best_model_ablation"]
     cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb")
-                if 'read_result("best_model_ablation")' in c.source)
+                if "recorded_ablation()" in c.source)
     printed = text_outputs(cell)
     for name, row in ablation["rows"].items():
         assert re.search(rf"{re.escape(name)}\s+{row['test_acc']:.4f}", printed), name
