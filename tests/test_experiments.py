@@ -278,7 +278,7 @@ def test_unknown_experiment_is_refused(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_read_result_returns_an_entry_or_names_the_command(tmp_path):
+def test_read_result_returns_an_entry_or_names_the_command(tmp_path, fake_cifar):
     path = str(tmp_path / "results.json")
     experiments.record_result("two_layer", {"val_acc": 0.5}, path=path)
     assert experiments.read_result("two_layer", path=path) == {"val_acc": 0.5}

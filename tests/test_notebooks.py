@@ -173,3 +173,19 @@ def test_the_best_model_prose_matches_its_recorded_run():
     assert 0.005 <= best["test_acc"] - best["test_acc_no_tta"] <= 0.015
     assert best["val_acc_history"][-1] == max(best["val_acc_history"])
     assert best["train_acc"] > best["val_acc"] + 0.05
+
+
+def test_the_ablation_prose_matches_the_recorded_ablation():
+    """4.4.7 says: Dirac init bought the most (about 9 points), whitening next (about 3),
+    the test-time views about one; smoothing and augmentation nothing in 3 epochs;
+    lookahead cost about 4 points; another seed moves the whole recipe by little."""
+    with open(RESULTS) as f:
+        rows = json.load(f)["best_model_ablation"]["rows"]
+    whole = rows["whole recipe"]["test_acc"]
+    change = {name: whole - row["test_acc"] for name, row in rows.items()}
+    assert 0.07 <= change["no Dirac init"] <= 0.11
+    assert 0.015 <= change["random frozen filters, not whitening"] <= 0.04
+    assert 0.005 <= rows["whole recipe"]["tta"]["flip_translate"] - whole <= 0.015
+    assert abs(change["no label smoothing"]) < 0.01 and change["no translate/flip augmentation"] < 0.01
+    assert -0.05 <= change["no lookahead"] <= -0.03
+    assert abs(change["whole recipe, another seed"]) < 0.01
