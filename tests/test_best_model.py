@@ -60,11 +60,25 @@ def test_quick_ablation_trains_every_variant_and_records_them(cifar10, monkeypat
     assert entry["rows"].keys() == recorded["rows"].keys()
 
 
+def test_the_recipe_leaves_lookahead_off_and_the_ablation_starts_with_it_on():
+    assert best_model.BEST["lookahead_every"] == 0
+    for base in (best_model.ABLATION_BASE, best_model.QUICK_ABLATION_BASE):
+        assert base["lookahead_every"] > 0
+
+
+def test_reuse_freed_memory_is_set_on_glibc_and_allocation_still_works():
+    import platform
+    assert best_model.reuse_freed_memory() == (platform.libc_ver()[0] == "glibc")
+    arrays = [np.ones((1 << 23) + k, dtype=np.float32) for k in range(3)]    # 32 MiB each
+    del arrays[1]
+    assert np.ones(1 << 23, dtype=np.float32).sum() == 1 << 23
+
+
 def test_each_ablation_switches_off_what_it_names():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((20, 3, 32, 32)).astype(np.float32)
     data = {"X_train": X, "y_train": np.arange(20) % 10, "X_val": X[:4], "y_val": np.arange(4)}
-    base = dict(best_model.QUICK_BEST, whitening_images=20)
+    base = dict(best_model.QUICK_ABLATION_BASE, whitening_images=20)
     whole = best_model.best_solver(data, base, verbose=False)
     assert whole.lookahead is not None and whole.model.dirac and whole.model.augment
     np.testing.assert_allclose(whole.model.whiten, whitening_filters(X), rtol=1e-5)
