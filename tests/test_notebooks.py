@@ -189,3 +189,39 @@ def test_the_ablation_prose_matches_the_recorded_ablation():
     assert abs(change["no label smoothing"]) < 0.01 and change["no translate/flip augmentation"] < 0.01
     assert -0.05 <= change["no lookahead"] <= -0.03
     assert abs(change["whole recipe, another seed"]) < 0.01
+
+
+def test_the_best_model_cell_resumes_the_run_of_experiments_best(monkeypatch):
+    """4.4.7's training cell builds its own model and Solver; they must be those of
+    best_model.best_solver(BEST), or the cell would not find the `make best` checkpoints
+    and would train for an hour and a half instead."""
+    import numpy as np
+
+    import best_model
+    import experiments
+    import solver as solver_module
+    from convnet import WhitenedConvNet, whitening_filters
+    from optim import PiecewiseLinear
+
+    monkeypatch.delenv(experiments.QUICK_ENV, raising=False)
+    rng = np.random.default_rng(0)
+    fake = {f"X_{s}": rng.uniform(0, 255, (n, 3, 32, 32)).astype(np.float32)
+            for s, n in (("train", 40), ("val", 10), ("test", 10))}
+    fake.update({f"y_{s}": np.arange(n) % 10 for s, n in (("train", 40), ("val", 10), ("test", 10))})
+
+    class Untrained(solver_module.Solver):
+        def resume(self):
+            return self
+
+        def train(self):
+            return self
+    cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb")
+                if "best.resume()" in c.source)
+    space = {"best_model": best_model, "experiments": experiments, "np": np, "Solver": Untrained,
+             "get_CIFAR10_data": lambda **kwargs: dict(fake), "whitening_filters": whitening_filters,
+             "WhitenedConvNet": WhitenedConvNet, "PiecewiseLinear": PiecewiseLinear}
+    exec(cell.source, space)
+    expected = best_model.best_solver(best_model.channel_standardize(dict(fake)), best_model.BEST,
+                                      checkpoint=experiments.checkpoint_path("best"), verbose=False)
+    assert space["best"].checkpoint_prefix == expected.checkpoint_prefix
+    assert space["best"].num_epochs == best_model.BEST["num_epochs"]
