@@ -10,9 +10,9 @@ EXPERIMENT=${1:-two-layer}
 TRIALS=${2:-12}
 PORT=${PGPORT:-54329}
 PY=${PY:-.venv/bin/python}
-BIN=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | tail -n 1)")
+BIN=$(dirname "$(readlink -f "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | tail -n 1)")")
 DATA=$PWD/runs/postgres
-URL=postgresql://hw5@127.0.0.1:$PORT/hw5
+URL=postgresql+psycopg2://hw5@127.0.0.1:$PORT/hw5
 
 # PostgreSQL refuses to run as root: then the server runs as the 'postgres' user.
 as_server() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -25,6 +25,8 @@ as_server "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w \
 trap 'as_server "$BIN/pg_ctl" -D "$DATA" -m fast stop' EXIT
 as_server "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U hw5 hw5
 
+# Create the study once, so that the workers starting together only load it.
+$PY -c "import search; search.open_study('$EXPERIMENT', 'coarse', '$URL')"
 echo "server up: $URL; two workers (one per 'machine'), $TRIALS trials in all"
 start=$(date +%s)
 $PY search.py "$EXPERIMENT" --trials "$TRIALS" --storage "$URL" --seed 1 &
