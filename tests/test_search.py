@@ -89,7 +89,9 @@ def test_the_reporter_reports_every_epoch_and_prunes_when_told():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="three-layer", n_trials=1), "unknown experiment"),
     (dict(name="two-layer", n_trials=1, workers=0), "workers must be a positive integer"),
+    (dict(name="two-layer", n_trials=0), "n_trials must be a positive integer"),
     (dict(name="two-layer", n_trials=1, stage="medium"), "stage must be"),
+    (dict(name="fc", n_trials=1, stage="fine"), "no completed trial to narrow around"),
 ])
 def test_bad_arguments_are_named(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
@@ -146,3 +148,74 @@ def test_two_workers_share_one_study(cifar10, tmp_path):
     assert sum(s in search.STATES_DONE for s in states) >= 6
     workers = {t.user_attrs["worker"] for t in study.trials}
     assert len(workers) == 2
+
+
+def recorded_study(name="fc-coarse"):
+    """An in-memory study of the fc space with two complete, one pruned and one failed trial."""
+    space = search.SPACES["fc"]
+    dists = {k: optuna.distributions.FloatDistribution(lo, hi, log=scale == "log")
+             for k, (lo, hi, scale) in space.items()}
+    study = optuna.create_study(study_name=name, direction="maximize")
+    point = dict(learning_rate=1e-3, dropout=0.2, reg=1e-4, lr_decay=0.9)
+    for value, state, curve in ((0.5, "COMPLETE", [0.1, 0.4, 0.5]), (0.55, "COMPLETE", [0.1, 0.55]),
+                                (None, "PRUNED", [0.1, 0.2]), (None, "FAIL", [])):
+        study.add_trial(optuna.trial.create_trial(
+            params=point, distributions=dists, value=value,
+            state=getattr(optuna.trial.TrialState, state),
+            user_attrs={"val_acc_history": curve, "wall_time_s": 2.0, "worker": "h:1"}))
+    return study
+
+
+def test_table_summary_and_plot_of_a_study(capsys):
+    study = recorded_study()
+    search.print_trials(study)
+    printed = capsys.readouterr().out
+    for text in ("learning rate", "dropout", "val acc", "pruned", "fail", "0.550"):
+        assert text in printed
+    rows = search.trials_table(study)
+    assert [r["epochs"] for r in rows] == [2, 1, 1, 0]
+    assert [r["val_acc"] for r in rows][:3] == [0.5, 0.55, 0.2] and np.isnan(rows[3]["val_acc"])
+    entry = search.summary(study)
+    assert entry["states"] == {"complete": 2, "fail": 1, "pruned": 1}
+    assert entry["best_val_acc"] == 0.55 and entry["best_trial"] == 1
+    assert entry["trial_seconds"] == 8.0 and entry["best_params"]["dropout"] == 0.2
+    axes = search.plot_trials([study, recorded_study("fc-fine")])
+    assert [ax.get_xlabel() for ax in axes] == ["learning rate", "dropout", "reg", "lr decay"]
+    assert axes[0].get_xscale() == "log" and axes[1].get_xscale() == "linear"
+    assert len(axes[0].collections) == 4              # complete and pruned, for each study
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
+def test_the_fc_objective_trains_a_batchnorm_dropout_net_and_reports_each_epoch():
+    rng = np.random.default_rng(0)
+    y = rng.integers(10, size=40)
+    X = rng.standard_normal((40, 3, 32, 32)).astype(np.float32) + y[:, None, None, None] * 0.1
+    data = dict(X_train=X, y_train=y, X_val=X[:10], y_val=y[:10])
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    value = search.fc_trial(trial, data, search.SPACES["fc"], dict(num_train=30, num_epochs=2))
+    assert 0 <= value <= 1
+    assert len(trial.user_attrs["val_acc_history"]) == 3 and trial.user_attrs["wall_time_s"] >= 0
+    assert set(trial.params) == set(search.SPACES["fc"])
+
+
+def test_coarse_then_fine_on_a_toy_experiment_resumes_to_the_count(monkeypatch, tmp_path):
+    """In one process: a coarse study of 6 trials, rerun asking for 8 (it adds 2), then a fine
+    study that draws only inside the space narrowed around the coarse study's best."""
+    def objective(trial, data, space, budget):
+        point = search.suggest(trial, space)
+        trial.set_user_attr("val_acc_history", [0.0, -abs(np.log(point["learning_rate"] / 0.1))])
+        return -abs(np.log(point["learning_rate"] / 0.1))
+    monkeypatch.setitem(search.SPACES, "toy", {"learning_rate": (1e-4, 10.0, "log")})
+    monkeypatch.setitem(search.BUDGETS, "toy", {"coarse": {}, "fine": {}})
+    monkeypatch.setitem(search.EXPERIMENTS, "toy", (objective, dict))
+    storage = f"sqlite:///{tmp_path}/toy.db"
+    assert len(search.run_search("toy", 6, storage=storage).trials) == 6
+    coarse = search.run_search("toy", 8, storage=storage)
+    assert len(coarse.trials) == 8
+    fine = search.run_search("toy", 4, stage="fine", storage=storage)
+    low, high, _ = search.narrow(search.SPACES["toy"], coarse)["learning_rate"]
+    assert fine.study_name == "toy-fine" and len(fine.trials) == 4
+    assert all(low <= t.params["learning_rate"] <= high for t in fine.trials)
+    assert (low, high) != search.SPACES["toy"]["learning_rate"][:2]
