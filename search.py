@@ -58,8 +58,14 @@ FC_HIDDEN = (1024, 1024, 1024)
 STATES_DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
+STORAGE_ENV = "HW5_SEARCH_STORAGE"
+
+
 def default_storage():
-    """The SQLite file beside the runs: runs/search.db (runs/quick/search.db in quick mode)."""
+    """$HW5_SEARCH_STORAGE when set (a database URL shared by several machines); otherwise
+    the SQLite file runs/search.db (runs/quick/search.db in quick mode)."""
+    if os.environ.get(STORAGE_ENV):
+        return os.environ[STORAGE_ENV]
     folder = os.path.join(ROOT, *pick(("runs",), ("runs", "quick")))
     os.makedirs(folder, exist_ok=True)
     return "sqlite:///" + os.path.join(folder, "search.db")
@@ -212,6 +218,8 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     storage = storage or default_storage()
     study = open_study(name, stage, storage, seed, grace)      # create it once, up front
+    print(f"study {study.study_name} in {_shown(storage)}: {_finished(study)} of {n_trials} "
+          f"trials done; running the rest with {workers} worker(s)", flush=True)
     if space is None:
         space = SPACES[name] if stage == "coarse" else \
             narrow(SPACES[name], open_study(name, "coarse", storage, seed, grace))
@@ -288,6 +296,13 @@ def summary(study):
             "trial_seconds": round(float(np.nansum([r["wall_time_s"] for r in rows])), 1)}
 
 
+def _shown(url):
+    """A database URL without its password."""
+    head, at, tail = url.rpartition("@")
+    return url if not at or ":" not in head.split("//", 1)[-1] else \
+        head.rsplit(":", 1)[0] + ":***@" + tail
+
+
 def _experiment(study):
     """The experiment a study belongs to: its name without the stage."""
     return study.study_name.rsplit("-", 1)[0]
@@ -301,7 +316,8 @@ def main(argv=None):
     parser.add_argument("--stage", choices=["coarse", "fine"], default="coarse")
     parser.add_argument("--workers", type=int, default=1, help="processes on this machine")
     parser.add_argument("--storage", default=None,
-                        help="database URL shared by every worker (default: runs/search.db)")
+                        help="database URL shared by every worker (default: $HW5_SEARCH_STORAGE, "
+                             "else runs/search.db)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grace", type=int, default=60,
                         help="seconds without a heartbeat before a trial counts as dead")
