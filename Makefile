@@ -9,7 +9,7 @@ SHARED_CIFAR := $(abspath ../shared/datasets/cifar-10-batches-py)
 CIFAR10_DIR ?= $(if $(wildcard $(SHARED_CIFAR)/data_batch_1),$(SHARED_CIFAR),$(CURDIR)/datasets/cifar-10-batches-py)
 export CIFAR10_DIR
 
-.PHONY: all test venv build data latex lab two-layer best ablation notebooks notebooks-quick writeup submission bench clean
+.PHONY: all test venv build data latex lab two-layer best ablation search search-postgres notebooks notebooks-quick writeup submission bench clean
 
 all: data build notebooks writeup submission
 
@@ -61,6 +61,17 @@ best: build
 
 ablation: build
 	$(PY) experiments.py ablation
+
+# Hyperparameter search (search.py): EXPERIMENT, TRIALS, WORKERS; resumes when rerun.
+EXPERIMENT ?= two-layer
+TRIALS ?= 30
+WORKERS ?= 1
+search: data build
+	$(PY) search.py $(EXPERIMENT) --trials $(TRIALS) --workers $(WORKERS)
+
+# The same search shared through a local PostgreSQL server (needs its programs installed).
+search-postgres: data build
+	PY=$(PY) sh scripts/postgres_search.sh $(EXPERIMENT) $(TRIALS)
 
 # Execute the three notebooks on CIFAR-10 (in place, with HTML exports). Skips a notebook
 # whose saved outputs match the current code (FORCE=1 reruns it); long trainings resume

@@ -1,0 +1,336 @@
+"""Hyperparameter search on Optuna: studies that resume, prune and share one database.
+
+    python search.py two-layer --trials 30               # the study lives in runs/search.db
+    python search.py two-layer --trials 30 --workers 2   # two processes share the study
+    python search.py fc --trials 16                      # 4.3: dropout + batch norm net
+    python search.py fc --trials 8 --stage fine          # TPE around the best coarse trials
+    python search.py fc --trials 40 --storage postgresql+psycopg2://hw5@host/hw5   # many machines
+
+An experiment (EXPERIMENTS) names a search space and trains one Solver per trial. Its
+study is named after it and the stage ('coarse': random draws over the whole space, short
+runs; 'fine': TPE over a space narrowed around the best coarse trials, longer runs). The
+same command run again continues the study until `trials` trials have finished (completed
+or pruned); with several workers the study can end a few trials over (each worker that
+starts a trial before the count is reached finishes it: at most workers - 1 extra). A
+worker that dies leaves its trial 'running'; after `grace` seconds without the trial's
+heartbeat the next trial to start marks it failed and queues it again, so a killed search
+loses only the trials in flight. Every trial reports its validation accuracy after each
+epoch (Solver(after_epoch=...)) and the median pruner stops a trial that is below the
+median of the earlier trials at the same epoch. A trial keeps its settings, validation
+curve, wall time and worker in the study.
+"""
+import argparse
+import contextlib
+import math
+import multiprocessing
+import os
+import socket
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+
+import matplotlib.pyplot as plt
+import numpy as np
+import optuna
+
+from experiments import (ROOT, load_data, pick, print_table, standardize, subset,
+                         train_two_layer)
+from fc_net import FullyConnectedNet
+from solver import Solver
+
+# A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
+# two ints draws integers.
+SPACES = {
+    "two-layer": {"hidden_dim": (64, 2048, "log"), "learning_rate": (1e-4, 3e-3, "log"),
+                  "reg": (1e-5, 1e-1, "log"), "weight_scale": (1e-4, 1e-2, "log"),
+                  "lr_decay": (0.8, 1.0, "linear")},
+    "fc": {"learning_rate": (1e-4, 1e-2, "log"), "dropout": (0.0, 0.6, "linear"),
+           "reg": (1e-6, 1e-2, "log"), "lr_decay": (0.8, 1.0, "linear")},
+}
+# What every trial of a stage trains: training images (None: all) and epochs.
+BUDGETS = {
+    "two-layer": {"coarse": dict(num_train=None, num_epochs=pick(10, 2)),
+                  "fine": dict(num_train=None, num_epochs=pick(10, 2))},
+    "fc": {"coarse": dict(num_train=pick(20000, None), num_epochs=pick(3, 2)),
+           "fine": dict(num_train=None, num_epochs=pick(10, 2))},
+}
+FC_HIDDEN = (1024, 1024, 1024)
+STATES_DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+STORAGE_ENV = "HW5_SEARCH_STORAGE"
+
+
+def default_storage():
+    """$HW5_SEARCH_STORAGE when set (a database URL shared by several machines); otherwise
+    the SQLite file runs/search.db (runs/quick/search.db in quick mode)."""
+    if os.environ.get(STORAGE_ENV):
+        return os.environ[STORAGE_ENV]
+    folder = os.path.join(ROOT, *pick(("runs",), ("runs", "quick")))
+    os.makedirs(folder, exist_ok=True)
+    return "sqlite:///" + os.path.join(folder, "search.db")
+
+
+def suggest(trial, space):
+    """One point of space drawn by the trial's sampler; hidden sizes are rounded."""
+    point = {}
+    for name, (low, high, scale) in space.items():
+        if scale not in ("log", "linear"):
+            raise ValueError(f"scale of {name!r} must be 'log' or 'linear', got {scale!r}")
+        if isinstance(low, int) and isinstance(high, int):
+            point[name] = trial.suggest_int(name, low, high, log=scale == "log")
+        else:
+            point[name] = trial.suggest_float(name, low, high, log=scale == "log")
+    return point
+
+
+def narrow(space, study, top=5, margin=0.25):
+    """space shrunk to the span of the study's top trials (by value), widened on each side
+    by margin times that span (in log units for log scales) and kept inside space."""
+    best = sorted((t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE),
+                  key=lambda t: -t.value)[:top]
+    if not best:
+        raise ValueError(f"study {study.study_name!r} has no completed trial to narrow around")
+    out = {}
+    for name, (low, high, scale) in space.items():
+        to, back = (math.log, math.exp) if scale == "log" else (float, float)
+        values = [to(t.params[name]) for t in best]
+        span = (max(values) - min(values)) or 0.1 * (to(high) - to(low))
+        lo = back(max(to(low), min(values) - margin * span))
+        hi = back(min(to(high), max(values) + margin * span))
+        if isinstance(low, int) and isinstance(high, int):
+            lo, hi = int(round(lo)), max(int(round(hi)), int(round(lo)) + 1)
+        out[name] = (lo, hi, scale)
+    return out
+
+
+@contextlib.contextmanager
+def _experimental_allowed():
+    """Silence Optuna's warning that heartbeats are experimental (they are, since 2.9)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
+    """The study '<name>-<stage>' in storage (a database URL; default_storage() if None),
+    created on first use: random sampling for 'coarse', TPE for 'fine', median pruning.
+    Trials whose heartbeat stops for grace seconds are failed and run again."""
+    if stage not in ("coarse", "fine"):
+        raise ValueError(f"stage must be 'coarse' or 'fine', got {stage!r}")
+    heartbeat = max(1, grace // 4)
+    with _experimental_allowed():
+        rdb = optuna.storages.RDBStorage(
+            storage or default_storage(), heartbeat_interval=heartbeat, grace_period=grace,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1))
+    sampler = (optuna.samplers.RandomSampler(seed=seed) if stage == "coarse"
+               else optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
+    return optuna.create_study(study_name=f"{name}-{stage}", storage=rdb, sampler=sampler,
+                               pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+                               direction="maximize", load_if_exists=True)
+
+
+def reporter(trial):
+    """A Solver after_epoch function: keep the validation curve so far in the trial, report
+    its latest accuracy, and stop the run (optuna.TrialPruned) when the pruner says it is
+    behind."""
+    def after_epoch(solver):
+        trial.set_user_attr("val_acc_history", solver.val_acc_history)
+        trial.report(solver.val_acc_history[-1], step=solver.epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"epoch {solver.epoch}: validation accuracy "
+                                     f"{solver.val_acc_history[-1]:.3f} below the median")
+    return after_epoch
+
+
+def _timed(trial, train):
+    """train() -> a trained Solver; keeps its wall time in the trial and returns its best
+    validation accuracy (the trial's value)."""
+    start = time.time()
+    try:
+        return train().best_val_acc
+    finally:
+        trial.set_user_attr("wall_time_s", round(time.time() - start, 1))
+
+
+def two_layer_trial(trial, data, space, budget):
+    """Objective of the 4.1.6 search: TwoLayerNet with Adam, batches of 200."""
+    settings = suggest(trial, space)
+    return _timed(trial, lambda: train_two_layer(
+        subset(data, budget["num_train"]), **settings, num_epochs=budget["num_epochs"],
+        batch_size=200, verbose=False, after_epoch=reporter(trial)))
+
+
+def fc_trial(trial, data, space, budget):
+    """Objective of the 4.3 search: FullyConnectedNet(FC_HIDDEN) with batch norm and dropout,
+    Adam, batches of 100, on images divided by the pixel standard deviation."""
+    s = suggest(trial, space)
+    model = FullyConnectedNet(FC_HIDDEN, normalization="batchnorm", dropout=s["dropout"],
+                              reg=s["reg"], weight_scale=1e-2, rng=0)
+    solver = Solver(model, subset(data, budget["num_train"]), update_rule="adam",
+                    optim_config={"learning_rate": s["learning_rate"]}, lr_decay=s["lr_decay"],
+                    num_epochs=budget["num_epochs"], batch_size=100, verbose=False, seed=0,
+                    after_epoch=reporter(trial))
+    return _timed(trial, solver.train)
+
+
+def load_standardized(root=None):
+    """load_data() divided by the training pixels' standard deviation (as 4.3 trains)."""
+    return standardize(load_data(root))[0]
+
+
+# name -> (objective(trial, data, space, budget) -> validation accuracy, data loader)
+EXPERIMENTS = {"two-layer": (two_layer_trial, load_data), "fc": (fc_trial, load_standardized)}
+
+
+def _worker(name, stage, n_trials, storage, seed, grace, space):
+    """One process: load the data, then run trials until the study has n_trials done."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(name, stage, storage, seed, grace)
+    objective, load = EXPERIMENTS[name]
+    data = load()
+    budget = BUDGETS[name][stage]
+
+    def run(trial):
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        return objective(trial, data, space, budget)
+    done = optuna.study.MaxTrialsCallback(n_trials, states=STATES_DONE)
+    if _finished(study) < n_trials:
+        study.optimize(run, callbacks=[done], catch=(FloatingPointError,))
+    return _finished(study)
+
+
+def _finished(study):
+    return sum(t.state in STATES_DONE for t in study.trials)
+
+
+def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, grace=60,
+               space=None):
+    """Run (or continue) the study of experiment name until n_trials trials are done,
+    with workers processes on this machine; returns the study. space defaults to the
+    experiment's whole space for the coarse stage and, for the fine stage, to that space
+    narrowed around the coarse study's best trials (which must exist)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    storage = storage or default_storage()
+    study = open_study(name, stage, storage, seed, grace)      # create it once, up front
+    print(f"study {study.study_name} in {_shown(storage)}: {_finished(study)} of {n_trials} "
+          f"trials done; running the rest with {workers} worker(s)", flush=True)
+    if space is None:
+        space = SPACES[name] if stage == "coarse" else \
+            narrow(SPACES[name], open_study(name, "coarse", storage, seed, grace))
+    with _experimental_allowed():
+        optuna.storages.fail_stale_trials(study)
+    if workers == 1:
+        _worker(name, stage, n_trials, storage, seed, grace, space)
+    else:
+        # spawn: each worker opens its own database connections (none inherited by fork)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = [pool.submit(_worker, name, stage, n_trials, storage, seed + i, grace, space)
+                    for i in range(workers)]
+            for job in jobs:
+                job.result()
+    return open_study(name, stage, storage, seed, grace)
+
+
+def trials_table(study):
+    """Rows (number, state, params..., best val acc, epochs run, seconds, worker)."""
+    rows = []
+    for t in study.trials:
+        curve = t.user_attrs.get("val_acc_history", [])
+        rows.append({"number": t.number, "state": t.state.name.lower(), **t.params,
+                     "val_acc": max(curve) if curve else np.nan, "epochs": max(len(curve) - 1, 0),
+                     "wall_time_s": t.user_attrs.get("wall_time_s", np.nan),
+                     "worker": t.user_attrs.get("worker", "")})
+    return rows
+
+
+def print_trials(study):
+    """The study's trials as a table: settings, best validation accuracy, epochs run,
+    seconds and state (complete, pruned, or fail: diverged or killed)."""
+    rows = trials_table(study)
+    names = [n for n in SPACES[_experiment(study)] if any(n in r for r in rows)]
+    print_table(["trial", *[n.replace("_", " ") for n in names], "val acc", "epochs", "s", "state"],
+                [(r["number"], *[r.get(n, np.nan) for n in names], r["val_acc"], r["epochs"],
+                  r["wall_time_s"], r["state"]) for r in rows],
+                ["d", *[".3g"] * len(names), ".3f", "d", ".0f", ""])
+
+
+def plot_trials(studies, axes=None):
+    """Best validation accuracy against each hyperparameter, one marker per study (coarse,
+    fine); pruned trials hollow, at the accuracy they had reached when stopped."""
+    name = _experiment(studies[0])
+    space = SPACES[name]
+    if axes is None:
+        _, axes = plt.subplots(1, len(space), figsize=(4 * len(space), 3.6), sharey=True)
+    for index, study in enumerate(studies):
+        rows = [r for r in trials_table(study) if r["state"] in ("complete", "pruned")]
+        stage, colour, marker = study.study_name[len(name) + 1:], f"C{index}", "os^v"[index % 4]
+        for ax, (key, (_, _, scale)) in zip(axes, space.items()):
+            for state, face in (("complete", colour), ("pruned", "none")):
+                chosen = [r for r in rows if r["state"] == state]
+                if chosen:
+                    ax.scatter([r[key] for r in chosen], [r["val_acc"] for r in chosen],
+                               marker=marker, facecolors=face, edgecolors=colour,
+                               label=f"{stage}, {state}")
+            ax.set_xscale("log" if scale == "log" else "linear")
+            ax.set_xlabel(key.replace("_", " "))
+    axes[0].set_ylabel("best validation accuracy")
+    axes[-1].legend(fontsize=8)
+    plt.tight_layout()
+    return axes
+
+
+def summary(study):
+    """What results.json keeps of a study: its trials by state, the best trial's value and
+    settings, and the seconds the trials took (summed over workers)."""
+    rows = trials_table(study)
+    best = study.best_trial
+    return {"study": study.study_name, "trials": len(rows),
+            "states": {s: sum(r["state"] == s for r in rows) for s in sorted({r["state"] for r in rows})},
+            "best_val_acc": best.value, "best_params": best.params, "best_trial": best.number,
+            "trial_seconds": round(float(np.nansum([r["wall_time_s"] for r in rows])), 1)}
+
+
+def _shown(url):
+    """A database URL without its password."""
+    head, at, tail = url.rpartition("@")
+    return url if not at or ":" not in head.split("//", 1)[-1] else \
+        head.rsplit(":", 1)[0] + ":***@" + tail
+
+
+def _experiment(study):
+    """The experiment a study belongs to: its name without the stage."""
+    return study.study_name.rsplit("-", 1)[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--trials", type=int, required=True,
+                        help="run until the study holds this many finished trials")
+    parser.add_argument("--stage", choices=["coarse", "fine"], default="coarse")
+    parser.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    parser.add_argument("--storage", default=None,
+                        help="database URL shared by every worker (default: $HW5_SEARCH_STORAGE, "
+                             "else runs/search.db)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grace", type=int, default=60,
+                        help="seconds without a heartbeat before a trial counts as dead")
+    args = parser.parse_args(argv)
+    start = time.time()
+    study = run_search(args.experiment, args.trials, args.stage, args.workers, args.storage,
+                       args.seed, args.grace)
+    print_trials(study)
+    best = study.best_trial
+    print(f"{study.study_name}: {_finished(study)} trials done in this study "
+          f"({time.time() - start:.0f}s this run); best validation accuracy {best.value:.4f} "
+          f"with {best.params}")
+
+
+if __name__ == "__main__":
+    main()
