@@ -41,7 +41,7 @@ from solver import Solver
 # A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
 # two ints draws integers.
 SPACES = {
-    "two-layer": {"hidden_dim": (64, 2048, "log"), "learning_rate": (1e-4, 3e-3, "log"),
+    "two-layer": {"hidden_dim": (64, 1024, "log"), "learning_rate": (1e-4, 3e-3, "log"),
                   "reg": (1e-5, 1e-1, "log"), "weight_scale": (1e-4, 1e-2, "log"),
                   "lr_decay": (0.8, 1.0, "linear")},
     "fc": {"learning_rate": (1e-4, 1e-2, "log"), "dropout": (0.0, 0.6, "linear"),
@@ -49,7 +49,7 @@ SPACES = {
 }
 # What every trial of a stage trains: training images (None: all) and epochs.
 BUDGETS = {
-    "two-layer": {"coarse": dict(num_train=None, num_epochs=pick(10, 2)),
+    "two-layer": {"coarse": dict(num_train=None, num_epochs=pick(4, 2)),
                   "fine": dict(num_train=None, num_epochs=pick(10, 2))},
     "fc": {"coarse": dict(num_train=pick(20000, None), num_epochs=pick(3, 2)),
            "fine": dict(num_train=None, num_epochs=pick(10, 2))},

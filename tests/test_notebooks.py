@@ -191,7 +191,7 @@ def test_the_ablation_prose_matches_the_recorded_ablation():
     assert abs(change["whole recipe, another seed"]) < 0.01
 
 
-def test_the_best_model_cell_resumes_the_run_of_experiments_best(monkeypatch):
+def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
     """4.4.7's training cell builds its own model and Solver; they must be those of
     best_model.best_solver(BEST), or the cell would not find the `make best` checkpoints
     and would train for an hour and a half instead."""
