@@ -7,8 +7,9 @@
     python search.py fc --trials 40 --storage postgresql+psycopg2://hw5@host/hw5   # many machines
 
 An experiment (EXPERIMENTS) names a search space and trains one Solver per trial. Its
-study is named after it and the stage ('coarse': random draws over the whole space, short
-runs; 'fine': TPE over a space narrowed around the best coarse trials, longer runs). The
+study is named after it, the stage ('coarse': random draws over the whole space, short
+runs; 'fine': TPE over a space narrowed around the best coarse trials, longer runs) and a
+digest of the space and budget, so that changing either starts a new study. The
 same command run again continues the study until `trials` trials have finished (completed
 or pruned); with several workers the study can end a few trials over (each worker that
 starts a trial before the count is reached finishes it: at most workers - 1 extra). A
@@ -21,9 +22,12 @@ curve, wall time and worker in the study.
 """
 import argparse
 import contextlib
+import hashlib
+import json
 import math
 import multiprocessing
 import os
+import re
 import socket
 import time
 import warnings
@@ -104,6 +108,21 @@ def narrow(space, study, top=5, margin=0.25):
     return out
 
 
+def study_name(name, stage):
+    """'<name>-<stage>-<digest>': the digest (8 hex digits) covers the experiment's whole
+    space and the stage's budget, so trials trained differently never share a study."""
+    described = json.dumps({"space": SPACES[name], "budget": BUDGETS[name][stage]}, sort_keys=True)
+    return f"{name}-{stage}-{hashlib.sha256(described.encode()).hexdigest()[:8]}"
+
+
+def _parse_name(study):
+    """(experiment, stage) of a study named by study_name."""
+    match = re.fullmatch(r"(.+)-(coarse|fine)-[0-9a-f]{8}", study.study_name)
+    if match is None:
+        raise ValueError(f"study {study.study_name!r} is not named '<experiment>-<stage>-<digest>'")
+    return match.groups()
+
+
 @contextlib.contextmanager
 def _experimental_allowed():
     """Silence Optuna's warning that heartbeats are experimental (they are, since 2.9)."""
@@ -125,7 +144,7 @@ def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1))
     sampler = (optuna.samplers.RandomSampler(seed=seed) if stage == "coarse"
                else optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
-    return optuna.create_study(study_name=f"{name}-{stage}", storage=rdb, sampler=sampler,
+    return optuna.create_study(study_name=study_name(name, stage), storage=rdb, sampler=sampler,
                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
                                direction="maximize", load_if_exists=True)
 
@@ -269,7 +288,7 @@ def plot_trials(studies, axes=None):
         _, axes = plt.subplots(1, len(space), figsize=(4 * len(space), 3.6), sharey=True)
     for index, study in enumerate(studies):
         rows = [r for r in trials_table(study) if r["state"] in ("complete", "pruned")]
-        stage, colour, marker = study.study_name[len(name) + 1:], f"C{index}", "os^v"[index % 4]
+        stage, colour, marker = _parse_name(study)[1], f"C{index}", "os^v"[index % 4]
         for ax, (key, (_, _, scale)) in zip(axes, space.items()):
             for state, face in (("complete", colour), ("pruned", "none")):
                 chosen = [r for r in rows if r["state"] == state]
@@ -304,8 +323,8 @@ def _shown(url):
 
 
 def _experiment(study):
-    """The experiment a study belongs to: its name without the stage."""
-    return study.study_name.rsplit("-", 1)[0]
+    """The experiment a study belongs to."""
+    return _parse_name(study)[0]
 
 
 def main(argv=None):

@@ -35,7 +35,7 @@ wait
 echo "both workers done in $(( $(date +%s) - start )) s"
 $PY -c "
 import optuna, search
-study = optuna.load_study(study_name='$EXPERIMENT-coarse', storage='$URL')
+study = optuna.load_study(study_name=search.study_name('$EXPERIMENT', 'coarse'), storage='$URL')
 rows = search.trials_table(study)
 print(len(rows), 'trials from workers', sorted({r['worker'] for r in rows}))
 print('best validation accuracy', round(study.best_value, 4), study.best_params)"

@@ -1,6 +1,7 @@
 """search.py: spaces, narrowing, pruning, and (slow, on CIFAR-10 in quick mode) a search
 that is killed and resumed with the same command, and two workers sharing one study."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,7 +109,8 @@ def _env():
 
 
 def _states(db):
-    study = optuna.load_study(study_name="two-layer-coarse", storage=f"sqlite:///{db}")
+    study = optuna.load_study(study_name=search.study_name("two-layer", "coarse"),
+                              storage=f"sqlite:///{db}")
     return [t.state for t in study.trials], study
 
 
@@ -150,12 +152,12 @@ def test_two_workers_share_one_study(cifar10, tmp_path):
     assert len(workers) == 2
 
 
-def recorded_study(name="fc-coarse"):
+def recorded_study(stage="coarse"):
     """An in-memory study of the fc space with two complete, one pruned and one failed trial."""
     space = search.SPACES["fc"]
     dists = {k: optuna.distributions.FloatDistribution(lo, hi, log=scale == "log")
              for k, (lo, hi, scale) in space.items()}
-    study = optuna.create_study(study_name=name, direction="maximize")
+    study = optuna.create_study(study_name=search.study_name("fc", stage), direction="maximize")
     point = dict(learning_rate=1e-3, dropout=0.2, reg=1e-4, lr_decay=0.9)
     for value, state, curve in ((0.5, "COMPLETE", [0.1, 0.4, 0.5]), (0.55, "COMPLETE", [0.1, 0.55]),
                                 (None, "PRUNED", [0.1, 0.2]), (None, "FAIL", [])):
@@ -179,7 +181,7 @@ def test_table_summary_and_plot_of_a_study(capsys):
     assert entry["states"] == {"complete": 2, "fail": 1, "pruned": 1}
     assert entry["best_val_acc"] == 0.55 and entry["best_trial"] == 1
     assert entry["trial_seconds"] == 8.0 and entry["best_params"]["dropout"] == 0.2
-    axes = search.plot_trials([study, recorded_study("fc-fine")])
+    axes = search.plot_trials([study, recorded_study("fine")])
     assert [ax.get_xlabel() for ax in axes] == ["learning rate", "dropout", "reg", "lr decay"]
     assert axes[0].get_xscale() == "log" and axes[1].get_xscale() == "linear"
     assert len(axes[0].collections) == 4              # complete and pruned, for each study
@@ -216,7 +218,7 @@ def test_coarse_then_fine_on_a_toy_experiment_resumes_to_the_count(monkeypatch, 
     assert len(coarse.trials) == 8
     fine = search.run_search("toy", 4, stage="fine", storage=storage)
     low, high, _ = search.narrow(search.SPACES["toy"], coarse)["learning_rate"]
-    assert fine.study_name == "toy-fine" and len(fine.trials) == 4
+    assert fine.study_name == search.study_name("toy", "fine") and len(fine.trials) == 4
     assert all(low <= t.params["learning_rate"] <= high for t in fine.trials)
     assert (low, high) != search.SPACES["toy"]["learning_rate"][:2]
 
@@ -230,3 +232,13 @@ def test_the_storage_comes_from_the_environment_and_its_password_is_never_printe
     assert search.default_storage() == url
     assert search._shown(url) == "postgresql+psycopg2://hw5:***@db.example:5432/hw5"
     assert search._shown("postgresql+psycopg2://hw5@127.0.0.1/hw5").endswith("hw5@127.0.0.1/hw5")
+
+
+def test_a_study_name_changes_with_the_space_or_the_budget(monkeypatch):
+    name = search.study_name("two-layer", "coarse")
+    assert re.fullmatch(r"two-layer-coarse-[0-9a-f]{8}", name)
+    assert search.study_name("two-layer", "fine") != name
+    monkeypatch.setitem(search.BUDGETS, "two-layer", {"coarse": {"num_train": 5, "num_epochs": 1}})
+    assert search.study_name("two-layer", "coarse") != name
+    with pytest.raises(ValueError, match="not named"):
+        search.print_trials(optuna.create_study(study_name="two-layer"))
