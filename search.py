@@ -132,9 +132,11 @@ def _experimental_allowed():
 
 
 def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
-    """The study '<name>-<stage>' in storage (a database URL; default_storage() if None),
-    created on first use: random sampling for 'coarse', TPE for 'fine', median pruning.
-    Trials whose heartbeat stops for grace seconds are failed and run again."""
+    """The study study_name(name, stage) in storage (a database URL; default_storage() if
+    None), created on first use: random sampling for 'coarse', TPE for 'fine', median
+    pruning. Trials whose heartbeat stops for grace seconds are failed and run again. The
+    sampler is seeded by seed and the number of trials the study already holds, so a
+    resumed search draws new settings instead of repeating the first ones."""
     if stage not in ("coarse", "fine"):
         raise ValueError(f"stage must be 'coarse' or 'fine', got {stage!r}")
     heartbeat = max(1, grace // 4)
@@ -142,11 +144,14 @@ def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
         rdb = optuna.storages.RDBStorage(
             storage or default_storage(), heartbeat_interval=heartbeat, grace_period=grace,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1))
-    sampler = (optuna.samplers.RandomSampler(seed=seed) if stage == "coarse"
-               else optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
-    return optuna.create_study(study_name=study_name(name, stage), storage=rdb, sampler=sampler,
-                               pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
-                               direction="maximize", load_if_exists=True)
+    study = optuna.create_study(study_name=study_name(name, stage), storage=rdb,
+                                sampler=optuna.samplers.RandomSampler(seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+                                direction="maximize", load_if_exists=True)
+    drawn = int(np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0])
+    study.sampler = (optuna.samplers.RandomSampler(seed=drawn) if stage == "coarse"
+                     else optuna.samplers.TPESampler(seed=drawn, n_startup_trials=5))
+    return study
 
 
 def reporter(trial):

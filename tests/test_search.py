@@ -242,3 +242,15 @@ def test_a_study_name_changes_with_the_space_or_the_budget(monkeypatch):
     assert search.study_name("two-layer", "coarse") != name
     with pytest.raises(ValueError, match="not named"):
         search.print_trials(optuna.create_study(study_name="two-layer"))
+
+
+def test_a_resumed_search_draws_new_settings_not_the_first_ones_again(monkeypatch, tmp_path):
+    monkeypatch.setitem(search.SPACES, "toy", {"learning_rate": (1e-4, 10.0, "log")})
+    monkeypatch.setitem(search.BUDGETS, "toy", {"coarse": {}, "fine": {}})
+    monkeypatch.setitem(search.EXPERIMENTS, "toy", (
+        lambda trial, data, space, budget: search.suggest(trial, space)["learning_rate"], dict))
+    storage = f"sqlite:///{tmp_path}/toy.db"
+    search.run_search("toy", 3, storage=storage)
+    study = search.run_search("toy", 6, storage=storage)         # as after a kill: same seed
+    drawn = [t.params["learning_rate"] for t in study.trials]
+    assert len(drawn) == 6 and len(set(drawn)) == 6
