@@ -35,7 +35,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib.pyplot as plt
 import numpy as np
-import optuna
+
+with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywidgets it never uses
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import optuna
 
 from experiments import (ROOT, load_data, pick, print_table, standardize, subset,
                          train_two_layer)
