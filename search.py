@@ -142,6 +142,7 @@ def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
     resumed search draws new settings instead of repeating the first ones."""
     if stage not in ("coarse", "fine"):
         raise ValueError(f"stage must be 'coarse' or 'fine', got {stage!r}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)     # this module prints its own lines
     heartbeat = max(1, grace // 4)
     with _experimental_allowed():
         rdb = optuna.storages.RDBStorage(
@@ -212,7 +213,6 @@ EXPERIMENTS = {"two-layer": (two_layer_trial, load_data), "fc": (fc_trial, load_
 
 def _worker(name, stage, n_trials, storage, seed, grace, space):
     """One process: load the data, then run trials until the study has n_trials done."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(name, stage, storage, seed, grace)
     objective, load = EXPERIMENTS[name]
     data = load()
@@ -245,8 +245,9 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     storage = storage or default_storage()
     study = open_study(name, stage, storage, seed, grace)      # create it once, up front
-    print(f"study {study.study_name} in {_shown(storage)}: {_finished(study)} of {n_trials} "
-          f"trials done; running the rest with {workers} worker(s)", flush=True)
+    done = _finished(study)
+    print(f"study {study.study_name} in {_shown(storage)}: {done} trials done, {n_trials} asked"
+          + (f"; running the rest with {workers} worker(s)" if done < n_trials else ""), flush=True)
     if space is None:
         space = SPACES[name] if stage == "coarse" else \
             narrow(SPACES[name], open_study(name, "coarse", storage, seed, grace))
