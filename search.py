@@ -40,7 +40,7 @@ with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywi
     warnings.filterwarnings("ignore", message="IProgress not found")
     import optuna
 
-from experiments import (ROOT, load_data, pick, print_table, standardize, subset,
+from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
                          train_two_layer)
 from fc_net import FullyConnectedNet
 from solver import Solver
@@ -325,7 +325,10 @@ def summary(study):
 
 
 def _shown(url):
-    """A database URL without its password."""
+    """A database URL as printed: without its password, and a SQLite file relative to the
+    repository (outputs never show the machine's folders)."""
+    if url.startswith("sqlite:///"):
+        return "sqlite:///" + shown_path(url[len("sqlite:///"):])
     head, at, tail = url.rpartition("@")
     return url if not at or ":" not in head.split("//", 1)[-1] else \
         head.rsplit(":", 1)[0] + ":***@" + tail

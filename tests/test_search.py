@@ -232,6 +232,7 @@ def test_the_storage_comes_from_the_environment_and_its_password_is_never_printe
     assert search.default_storage() == url
     assert search._shown(url) == "postgresql+psycopg2://hw5:***@db.example:5432/hw5"
     assert search._shown("postgresql+psycopg2://hw5@127.0.0.1/hw5").endswith("hw5@127.0.0.1/hw5")
+    assert search._shown(f"sqlite:///{search.ROOT}/runs/search.db") == "sqlite:///runs/search.db"
 
 
 def test_a_study_name_changes_with_the_space_or_the_budget(monkeypatch):
