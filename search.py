@@ -35,6 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywidgets it never uses
     warnings.filterwarnings("ignore", message="IProgress not found")
@@ -306,6 +307,7 @@ def plot_trials(studies, axes=None):
                                marker=marker, facecolors=face, edgecolors=colour,
                                label=f"{stage}, {state}")
             ax.set_xscale("log" if scale == "log" else "linear")
+            ax.xaxis.set_minor_formatter(NullFormatter())       # decades only: no overlaps
             ax.set_xlabel(key.replace("_", " "))
     axes[0].set_ylabel("best validation accuracy")
     axes[-1].legend(fontsize=8)
