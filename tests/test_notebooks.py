@@ -229,3 +229,21 @@ def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
                                       checkpoint=experiments.checkpoint_path("best"), verbose=False)
     assert space["best"].checkpoint_prefix == expected.checkpoint_prefix
     assert space["best"].num_epochs == best_model.BEST["num_epochs"]
+
+
+def test_the_two_layer_search_prose_matches_its_printed_tables():
+    """4.1.6 says: most pruned trials stopped after one epoch; the fine stage's learning rates
+    are a few 1e-4; the retrained net ends about 19 points below its training accuracy."""
+    with open(RESULTS) as f:
+        two_layer = json.load(f)["two_layer"]
+    cell = next(c for c in code_cells("FullyConnectedNets.ipynb") if "search.run_search" in c.source)
+    printed = text_outputs(cell)
+    rows = re.findall(r"^\s*\d+\s+(\d+)\s+([0-9.e-]+)\s+\S+\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+(\w+)$",
+                      printed, re.M)
+    search = two_layer["search"]
+    assert len(rows) == search["coarse"]["trials"] + search["fine"]["trials"]
+    pruned_epochs = [int(epochs) for _, _, epochs, state in rows if state == "pruned"]
+    assert pruned_epochs and sum(e == 1 for e in pruned_epochs) > len(pruned_epochs) / 2
+    fine = rows[-search["fine"]["trials"]:]
+    assert all(1e-4 <= float(lr) < 1e-3 for _, lr, _, _ in fine)
+    assert 0.17 <= two_layer["train_acc"] - two_layer["val_acc"] <= 0.21
