@@ -108,31 +108,40 @@ def _env():
     return dict(os.environ, HW5_QUICK="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 
-def _states(db):
-    study = optuna.load_study(study_name=search.study_name("two-layer", "coarse"),
-                              storage=f"sqlite:///{db}")
+def _quick_study_name():
+    """The coarse two-layer study's name in quick mode (its budget, hence digest, differs)."""
+    return subprocess.run([sys.executable, "-c", "import search; print(search.study_name("
+                           "'two-layer', 'coarse'))"], env=_env(), cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def _states(db, name):
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
     return [t.state for t in study.trials], study
 
 
 @pytest.mark.slow
 def test_a_killed_search_resumes_with_the_same_command(cifar10, tmp_path):
-    db = tmp_path / "search.db"
+    db, name = tmp_path / "search.db", _quick_study_name()
     worker = subprocess.Popen(_command(db, 8), env=_env(), cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.5)
-        if db.exists() and sum(s in search.STATES_DONE for s in _states(db)[0]) >= 2:
-            break
+        try:
+            if sum(s in search.STATES_DONE for s in _states(db, name)[0]) >= 2:
+                break
+        except KeyError:                       # the worker has not created the study yet
+            continue
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    before = _states(db)[0]
+    before = _states(db, name)[0]
     assert sum(s in search.STATES_DONE for s in before) < 8
     time.sleep(3)                                  # past the grace period of 2 s
     done = subprocess.run(_command(db, 8), env=_env(), cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    states, study = _states(db)
+    states, study = _states(db, name)
     assert sum(s in search.STATES_DONE for s in states) >= 8
     assert optuna.trial.TrialState.RUNNING not in states
     assert "best validation accuracy" in done.stdout
@@ -142,11 +151,11 @@ def test_a_killed_search_resumes_with_the_same_command(cifar10, tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_share_one_study(cifar10, tmp_path):
-    db = tmp_path / "search.db"
+    db, name = tmp_path / "search.db", _quick_study_name()
     done = subprocess.run(_command(db, 6, "--workers", "2"), env=_env(), cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    states, study = _states(db)
+    states, study = _states(db, name)
     assert sum(s in search.STATES_DONE for s in states) >= 6
     workers = {t.user_attrs["worker"] for t in study.trials}
     assert len(workers) == 2
