@@ -129,7 +129,7 @@ def test_a_killed_search_resumes_with_the_same_command(cifar10, tmp_path):
     while time.time() < deadline:
         time.sleep(0.5)
         try:
-            if sum(s in search.STATES_DONE for s in _states(db, name)[0]) >= 2:
+            if db.exists() and sum(s in search.STATES_DONE for s in _states(db, name)[0]) >= 2:
                 break
         except KeyError:                       # the worker has not created the study yet
             continue
