@@ -1,7 +1,8 @@
 """Where a training step of the 4.4.7 fast net (convnet.WhitenedConvNet) spends its time.
 
     .venv/bin/python benchmarks/bench_best.py        (about a minute; BENCH_BATCH, BENCH_STEPS)
-    BENCH_WIDTHS=64,256,256 .venv/bin/python benchmarks/bench_best.py   (airbench94's widths)
+    BENCH_WIDTHS=64,128,128 .venv/bin/python benchmarks/bench_best.py   (the narrower net)
+    BENCH_REUSE_MEMORY=0 .venv/bin/python benchmarks/bench_best.py     (glibc's malloc defaults)
 
 Runs training steps (forward, backward) of the network of best_model.BEST at its
 real shapes and batch size, float32, on 2 BLAS threads, and prints:
@@ -25,6 +26,7 @@ from best_model import BEST, reuse_freed_memory  # noqa: E402
 
 BATCH = int(os.environ.get("BENCH_BATCH", BEST["batch_size"]))
 STEPS = int(os.environ.get("BENCH_STEPS", 3))
+REUSE_MEMORY = os.environ.get("BENCH_REUSE_MEMORY", "1") != "0"     # 0: glibc's defaults
 WIDTHS = tuple(int(w) for w in
                os.environ.get("BENCH_WIDTHS", ",".join(map(str, BEST["widths"]))).split(","))
 CATEGORIES = {"conv_forward_fast": "conv forward", "conv_backward_fast": "conv backward",
@@ -64,7 +66,8 @@ def gemm_gflops(F, K, N, repeats=3):
 
 
 def main():
-    reuse_freed_memory()                  # as the training does
+    if REUSE_MEMORY:                      # as the training does
+        reuse_freed_memory()
     for name in CATEGORIES:
         setattr(convnet, name, timed(name, getattr(convnet, name)))
     rng = np.random.default_rng(0)
@@ -82,7 +85,8 @@ def main():
         step = (time.perf_counter() - start) / STEPS
         w1, w2, _ = WIDTHS
         gemm = gemm_gflops(w2, w1 * 9, 4096)
-    print(f"WhitenedConvNet widths {WIDTHS}, batch {BATCH}, float32, 2 threads")
+    print(f"WhitenedConvNet widths {WIDTHS}, batch {BATCH}, float32, 2 threads, "
+          f"freed memory {'kept for reuse' if REUSE_MEMORY else 'returned (glibc defaults)'}")
     print(f"step {step:.2f} s, {BATCH / step:.0f} images/s, "
           f"epoch of 49,000 images {49000 / BATCH * step / 60:.1f} min")
     per_step = {k: v / STEPS for k, v in seconds.items()}
