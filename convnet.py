@@ -158,18 +158,43 @@ def whitening_filters(images, patch=2, eps=5e-4):
     return np.concatenate([filters, -filters]).astype(images.dtype)
 
 
-def translate_and_flip(X, rng, shift=2):
-    """A random translation by up to `shift` pixels (reflected edges) and a random
-    left-right mirror for each image of X (m, C, H, W); returns a new array."""
+def translate_and_flip(X, rng, shift=2, flip=True):
+    """A random translation by up to `shift` pixels (reflected edges) and, when flip, a
+    random left-right mirror for each image of X (m, C, H, W); returns a new array."""
     m, _, H, W = X.shape
     padded = np.pad(X, ((0, 0), (0, 0), (shift, shift), (shift, shift)), mode="reflect")
     dy, dx = rng.integers(0, 2 * shift + 1, size=(2, m))
-    flip = rng.random(m) < 0.5
+    flip = (rng.random(m) < 0.5) & flip
     out = np.empty_like(X)
     for i in range(m):
         crop = padded[i, :, dy[i]:dy[i] + H, dx[i]:dx[i] + W]
         out[i] = crop[:, :, ::-1] if flip[i] else crop
     return out
+
+
+class AlternatingFlips:
+    """Mirror each training image in every other epoch, not at random (airbench's
+    alternating flip): every image is seen both ways in any two epochs in a row.
+
+    Works on the training images X (n, C, H, W) in place: a random half (seeded) is
+    mirrored at once; called with the Solver after every epoch (Solver's after_epoch),
+    and once after solver.resume(), it mirrors all n images whenever the parity of
+    solver.epoch changed, so at epoch e image i is mirrored iff it was at epoch 0
+    XOR e is odd. The model then translates only (WhitenedConvNet(flip=False)).
+    """
+
+    def __init__(self, X, seed=0):
+        if X.ndim != 4:
+            raise ValueError(f"X must be images (n, C, H, W), got shape {X.shape}")
+        self.X, self.parity = X, 0
+        start = np.random.default_rng(seed).random(len(X)) < 0.5
+        X[start] = X[start][..., ::-1]
+
+    def __call__(self, solver):
+        parity = solver.epoch % 2
+        if parity != self.parity:
+            self.X[...] = self.X[..., ::-1]     # NumPy buffers the overlapping copy
+            self.parity = parity
 
 
 class WhitenedConvNet:
@@ -191,6 +216,7 @@ class WhitenedConvNet:
                  keeps the first softmax near uniform and slows the head's learning.
     bn_momentum: running = momentum * running + (1 - momentum) * batch statistics.
     augment:     draw a random translation (2 px) and mirror for every training image.
+    flip:        whether augment mirrors too (False when AlternatingFlips mirrors the data).
     tta:         test-time views averaged into the scores: 'none', 'flip' (the image
                  and its mirror) or 'flip_translate' (also both shifted by one pixel).
     dirac:       start every conv's first C_in filters as identities (see below).
@@ -204,7 +230,7 @@ class WhitenedConvNet:
 
     def __init__(self, whiten, input_dim=(3, 32, 32), widths=(64, 256, 256), num_classes=10,
                  smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4, augment=True, tta="flip",
-                 dirac=True, dtype=np.float32, seed=None, rng=None):
+                 dirac=True, flip=True, dtype=np.float32, seed=None, rng=None):
         C, H, W = _positive_ints("input_dim", input_dim)
         widths = _positive_ints("widths", widths)
         if len(widths) != 3 or H < 9 or W < 9:
@@ -219,7 +245,7 @@ class WhitenedConvNet:
         self.input_dim, self.widths, self.num_classes = (C, H, W), widths, num_classes
         self.smoothing, self.head_scale, self.bn_momentum = smoothing, head_scale, bn_momentum
         self.augment, self.tta, self.dtype = augment, tta, np.dtype(dtype)
-        self.dirac = bool(dirac)
+        self.dirac, self.flip = bool(dirac), bool(flip)
         self.rng = np.random.default_rng(seed if seed is not None else rng)
         self.whiten = whiten.astype(self.dtype)
         self.params = {}
@@ -288,7 +314,7 @@ class WhitenedConvNet:
             views = TTA_VIEWS[self.tta](X)
             return sum(w * self._forward(v, "test")[0] for w, v in views)
         if self.augment:
-            X = translate_and_flip(X, self.rng)
+            X = translate_and_flip(X, self.rng, flip=self.flip)
         scores, caches = self._forward(X, "train")
         loss, dscores = softmax_loss(scores, y, smoothing=self.smoothing)
         grads = {}

@@ -35,6 +35,40 @@ def test_peak_memory_is_reported_in_mib():
     assert 10 < best_model.peak_memory_mib() < 64 * 1024
 
 
+def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_path):
+    r = np.random.default_rng(3)
+    data = {"X_train": r.standard_normal((16, 3, 32, 32)).astype(np.float32),
+            "y_train": r.integers(10, size=16),
+            "X_val": r.standard_normal((4, 3, 32, 32)).astype(np.float32),
+            "y_val": r.integers(10, size=4)}
+    given = data["X_train"].copy()
+    settings = dict(best_model.QUICK_BEST, widths=(4, 4, 4), batch_size=8, num_epochs=3,
+                    whitening_images=16)
+    assert settings["alternate_flips"]
+
+    def solver(name):
+        return best_model.best_solver(data, settings, checkpoint=str(tmp_path / name),
+                                      verbose=False)
+    straight = best_model.resume(solver("a")).train()
+    assert not straight.model.flip and straight.settings["after_epoch"] is not None
+    first = solver("b")
+    flips = first.settings["after_epoch"]
+
+    def killed_after_one_epoch(s):
+        flips(s)
+        raise KeyboardInterrupt
+    first.settings["after_epoch"] = killed_after_one_epoch
+    with pytest.raises(KeyboardInterrupt):
+        first.train()
+    resumed = best_model.resume(solver("b"))
+    assert resumed.epoch == 1
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
+    np.testing.assert_array_equal(data["X_train"], given)
+    random = best_model.best_solver(data, dict(settings, alternate_flips=False), verbose=False)
+    assert random.model.flip and random.settings["after_epoch"] is None
+
+
 @pytest.mark.slow
 def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path):
     monkeypatch.setenv("HW5_QUICK", "1")

@@ -1,10 +1,10 @@
 """convnet.WhitenedConvNet (the 4.4.7 fast net) and its pieces: whitening filters,
-translate-and-flip augmentation, test-time views, gradients, buffers, learning."""
+translate-and-flip augmentation, alternating flips, test-time views, gradients, buffers, learning."""
 import numpy as np
 import pytest
 
 import convnet
-from convnet import WhitenedConvNet, translate_and_flip, whitening_filters
+from convnet import AlternatingFlips, WhitenedConvNet, translate_and_flip, whitening_filters
 from gradient_check import eval_numerical_gradient
 from layers import conv_forward_naive
 
@@ -40,6 +40,36 @@ def test_translate_and_flip_moves_each_image_by_at_most_two_pixels():
         found += any(np.array_equal(out[i], v) for v in views)
     assert found == 50 and not np.array_equal(out, x)
     assert np.array_equal(translate_and_flip(x, np.random.default_rng(1)), out)
+
+
+def test_translate_without_flip_never_mirrors():
+    x = rng.standard_normal((40, 3, 6, 6))
+    assert np.array_equal(translate_and_flip(x, np.random.default_rng(2), shift=0, flip=False), x)
+    mirrored = translate_and_flip(x, np.random.default_rng(2), shift=0)
+    assert 5 < sum(np.array_equal(m, i[..., ::-1]) for m, i in zip(mirrored, x)) < 35
+
+
+class _AtEpoch:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+
+def test_alternating_flips_mirror_a_seeded_half_then_every_image_each_odd_epoch():
+    x = rng.standard_normal((60, 2, 4, 5))
+    data = x.copy()
+    flips = AlternatingFlips(data, seed=4)
+    start = np.array([not np.array_equal(d, i) for d, i in zip(data, x)])
+    assert 15 < start.sum() < 45
+    np.testing.assert_array_equal(data[start], x[start][..., ::-1])
+    AlternatingFlips(again := x.copy(), seed=4)
+    np.testing.assert_array_equal(again, data)
+    for epoch in (1, 1, 2, 5, 4, 0):                  # idempotent; any epoch, as after resume
+        flips(_AtEpoch(epoch))
+        mirrored = start ^ bool(epoch % 2)
+        np.testing.assert_array_equal(data[mirrored], x[mirrored][..., ::-1])
+        np.testing.assert_array_equal(data[~mirrored], x[~mirrored])
+    with pytest.raises(ValueError, match="X must be images"):
+        AlternatingFlips(np.zeros((3, 4)))
 
 
 def small_net(**kwargs):
