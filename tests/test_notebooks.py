@@ -206,7 +206,7 @@ def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
     import best_model
     import experiments
     import solver as solver_module
-    from convnet import WhitenedConvNet, whitening_filters
+    from convnet import AlternatingFlips, WhitenedConvNet, whitening_filters
     from optim import PiecewiseLinear
 
     monkeypatch.delenv(experiments.QUICK_ENV, raising=False)
@@ -225,12 +225,14 @@ def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
                 if "best.resume()" in c.source)
     space = {"best_model": best_model, "experiments": experiments, "np": np, "Solver": Untrained,
              "get_CIFAR10_data": lambda **kwargs: dict(fake), "whitening_filters": whitening_filters,
-             "WhitenedConvNet": WhitenedConvNet, "PiecewiseLinear": PiecewiseLinear}
+             "WhitenedConvNet": WhitenedConvNet, "PiecewiseLinear": PiecewiseLinear,
+             "AlternatingFlips": AlternatingFlips}
     exec(cell.source, space)
     expected = best_model.best_solver(best_model.channel_standardize(dict(fake)), best_model.BEST,
                                       checkpoint=experiments.checkpoint_path("best"), verbose=False)
     assert space["best"].checkpoint_prefix == expected.checkpoint_prefix
     assert space["best"].num_epochs == best_model.BEST["num_epochs"]
+    assert isinstance(space["best"].settings["after_epoch"], AlternatingFlips)
 
 
 def test_the_two_layer_search_prose_matches_its_printed_tables():
