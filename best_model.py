@@ -229,12 +229,13 @@ def run_ablation(root=None):
 
 def ablation_rows(entry):
     """(run, test accuracy, change against the whole recipe, training minutes) for each row
-    of a recorded ablation, then one row per set of test-time views of the whole recipe."""
+    of a recorded ablation, then one row per set of test-time views of the whole recipe
+    (minutes '-': those views score the whole recipe's run, trained once)."""
     rows = entry["rows"]
     whole = rows["whole recipe"]["test_acc"]
     table = [(name, row["test_acc"], row["test_acc"] - whole, row["wall_time_s"] / 60)
              for name, row in rows.items()]
-    table += [(f"whole recipe, test-time views '{tta}'", acc, acc - whole, float("nan"))
+    table += [(f"whole recipe, test-time views '{tta}'", acc, acc - whole, "-")
               for tta, acc in rows["whole recipe"]["tta"].items()]
     return table
 

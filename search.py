@@ -43,6 +43,7 @@ with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywi
 
 from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
                          train_fc, train_two_layer)
+from layers import positive_int
 
 # A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
 # two ints draws integers.
@@ -234,10 +235,7 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
     narrowed around the coarse study's best trials (which must exist)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    n_trials, workers = positive_int("n_trials", n_trials), positive_int("workers", workers)
     storage = storage or default_storage()
     study = open_study(name, stage, storage, seed, grace)      # create it once, up front
     done = _finished(study)

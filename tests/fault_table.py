@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import data_utils  # noqa: E402
 from cnn import ThreeLayerConvNet  # noqa: E402
 from convnet import WhitenedConvNet, whitening_filters  # noqa: E402
+from crafted import RunsCode  # noqa: E402
 from fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: E402
                          conv_relu_pool_backward_fast, conv_relu_pool_forward_fast,
                          max_pool_backward_fast, max_pool_forward_fast)
@@ -308,17 +309,9 @@ def twenty_epochs_of_checkpoints(tmp):
         re.search(r"_epoch_(\d+)", p).group(1) for p in kept)
 
 
-class _RunsCode:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def crafted_checkpoint(tmp):
     marker = tmp / "ran"
-    np.savez(tmp / "x_epoch_1.npz", state=np.array([_RunsCode(str(marker))], dtype=object))
+    np.savez(tmp / "x_epoch_1.npz", state=np.array([RunsCode(str(marker))], dtype=object))
     try:
         _toy_solver().load_checkpoint(str(tmp / "x_epoch_1.npz"))
     finally:
@@ -359,7 +352,7 @@ def crafted_batch(tmp):
     marker = tmp / "ran"
     try:
         data_utils.load_CIFAR_batch(_batch_file(
-            tmp, pickle.dumps({"data": _RunsCode(str(marker)), "labels": []})))
+            tmp, pickle.dumps({"data": RunsCode(str(marker)), "labels": []})))
     finally:
         assert not marker.exists(), "the crafted batch ran code"
 

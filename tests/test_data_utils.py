@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import data_utils
+from crafted import RunsCode
 
 
 def write_batch(path, n, seed):
@@ -91,16 +92,6 @@ def test_no_training_images_is_refused(fake_cifar):
         data_utils.get_CIFAR10_data(num_training=0, root=str(root))
 
 
-class _RunsCode:
-    """Unpickling this calls open(marker, 'w'): what a crafted 'batch' could do."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def _write(path, payload):
     with open(path, "wb") as f:
         f.write(payload)
@@ -125,7 +116,7 @@ def test_bad_batch_files_are_named_with_the_problem(tmp_path, make, words):
 
 def test_a_crafted_batch_cannot_run_code(tmp_path):
     marker = tmp_path / "ran"
-    path = _write(tmp_path / "data_batch_1", pickle.dumps({"data": _RunsCode(str(marker)),
+    path = _write(tmp_path / "data_batch_1", pickle.dumps({"data": RunsCode(str(marker)),
                                                            "labels": []}))
     with pytest.raises(ValueError, match="names [a-z]+\\.open.*refusing"):
         data_utils.load_CIFAR_batch(path)

@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from fc_net import FullyConnectedNet
 import optim
+from crafted import RunsCode
+from fc_net import FullyConnectedNet
 from solver import Solver
 
 
@@ -327,16 +328,6 @@ def test_bad_lookahead_settings_raise(kwargs, message):
         make_solver(lookahead=0.5)
 
 
-class _RunsCode:
-    """Unpickling this creates the file `marker`: what a crafted pickle could do."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_checkpoints_load_without_pickle_so_a_crafted_one_cannot_run_code(tmp_path):
     settings = dict(num_epochs=1, checkpoint_name=str(tmp_path / "c"))
     solver = make_solver(**settings).train()
@@ -345,7 +336,7 @@ def test_checkpoints_load_without_pickle_so_a_crafted_one_cannot_run_code(tmp_pa
         assert all(archive[name].dtype != object for name in archive.files)
     marker = tmp_path / "ran"
     crafted = tmp_path / "crafted_epoch_1.npz"
-    np.savez(crafted, payload=np.array([_RunsCode(str(marker))], dtype=object))
+    np.savez(crafted, payload=np.array([RunsCode(str(marker))], dtype=object))
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         make_solver(**settings).load_checkpoint(str(crafted))
     assert not marker.exists()
