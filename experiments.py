@@ -22,7 +22,8 @@ import numpy as np
 from filelock import FileLock
 
 from data_utils import BATCH_FILES, cifar10_dir, get_CIFAR10_data, load_CIFAR_batch, md5sum
-from fc_net import TwoLayerNet
+from convnet import AlternatingFlips
+from fc_net import FullyConnectedNet, TwoLayerNet
 from layers import conv_forward_naive
 from solver import Solver
 from vis_utils import show_grid
@@ -271,64 +272,33 @@ def plot_grid(acc, weight_scales, learning_rates, ax=None, title=None):
 
 # ------------------------------------------ 4.3: best fully connected net
 
-# Coarse ranges (log10 for rates and scales); the fine stage narrows them
-# around the best coarse trials.
-FC_RANGES = dict(log_learning_rate=(-4.5, -2.5), dropout=(0.0, 0.6),
-                 log_weight_scale=(-2.0, -1.0), log_reg=(-6.0, -2.0))
+FC_HIDDEN = (1024, 1024, 1024)
 
 
-def sample_fc_settings(ranges, rng):
-    """One draw: log-uniform rates, scales and reg, uniform dropout."""
-    u = {name: rng.uniform(lo, hi) for name, (lo, hi) in ranges.items()}
-    return dict(learning_rate=float(10 ** u["log_learning_rate"]),
-                dropout=round(float(u["dropout"]), 3),
-                weight_scale=float(10 ** u["log_weight_scale"]),
-                reg=float(10 ** u["log_reg"]))
+def train_fc(data, learning_rate, dropout, reg, lr_decay, num_epochs, batch_size=200, seed=0,
+             verbose=True, after_epoch=None, checkpoint_name=None):
+    """Train 4.3's net as its search does; returns the trained Solver.
 
+    FullyConnectedNet(FC_HIDDEN) with batch norm and dropout (float32), Adam with the
+    learning rate times lr_decay after every epoch; the training images (a copy) are
+    mirrored in alternate epochs (convnet.AlternatingFlips) before after_epoch runs.
+    """
+    model = FullyConnectedNet(FC_HIDDEN, normalization="batchnorm", dropout=dropout, reg=reg,
+                              weight_scale=1e-2, rng=seed)
+    data = dict(data, X_train=data["X_train"].copy())
+    flips = AlternatingFlips(data["X_train"], seed=seed)
 
-def narrow_ranges(ranges, trials, top):
-    """Ranges spanning the top trials (by validation accuracy), widened by a margin."""
-    best = sorted(trials, key=lambda t: -t["val_acc"])[:top]
-    logs = {"log_learning_rate": [np.log10(t["learning_rate"]) for t in best],
-            "dropout": [t["dropout"] for t in best],
-            "log_weight_scale": [np.log10(t["weight_scale"]) for t in best],
-            "log_reg": [np.log10(t["reg"]) for t in best]}
-    margin = {"log_learning_rate": 0.15, "dropout": 0.05, "log_weight_scale": 0.1, "log_reg": 0.5}
-    out = {}
-    for name, values in logs.items():
-        lo, hi = ranges[name]
-        out[name] = (float(max(lo, min(values) - margin[name])),
-                     float(min(hi, max(values) + margin[name])))
-    return out
-
-
-def print_trials(trials):
-    """The search's trials as a table, one row each."""
-    print_table(["stage", "learning rate", "dropout", "weight scale", "reg", "train acc",
-                 "val acc"],
-                [(t["stage"], t["learning_rate"], t["dropout"], t["weight_scale"], t["reg"],
-                  t["train_acc"], t["val_acc"]) for t in trials],
-                ["", ".2e", ".2f", ".2e", ".1e", ".3f", ".3f"])
-
-
-def plot_search(trials, axes=None):
-    """Validation accuracy against each searched hyperparameter, coarse and fine trials apart."""
-    keys = ("learning_rate", "dropout", "weight_scale", "reg")
-    if axes is None:
-        _, axes = plt.subplots(1, len(keys), figsize=(16, 4), sharey=True)
-    for stage, marker in (("coarse", "o"), ("fine", "s")):
-        chosen = [t for t in trials if t["stage"] == stage]
-        for ax, key in zip(axes, keys):
-            ax.scatter([t[key] for t in chosen], [t["val_acc"] for t in chosen],
-                       marker=marker, label=stage)
-    for ax, key in zip(axes, keys):
-        if key != "dropout":
-            ax.set_xscale("log")
-        ax.set_xlabel(key.replace("_", " ") if key != "dropout" else "dropout probability p")
-        ax.legend()
-    axes[0].set_ylabel("validation accuracy")
-    plt.tight_layout()
-    return axes
+    def each_epoch(solver):
+        flips(solver)
+        if after_epoch is not None:
+            after_epoch(solver)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": learning_rate},
+                    lr_decay=lr_decay, num_epochs=num_epochs, batch_size=batch_size,
+                    print_every=100, verbose=verbose, seed=seed, after_epoch=each_epoch,
+                    checkpoint_name=checkpoint_name)
+    solver.resume()
+    flips(solver)                   # mirrored as at the epoch resumed at
+    return solver.train()
 
 
 def show_units(net, n=100, image_shape=(3, 32, 32), ax=None):

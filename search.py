@@ -2,8 +2,8 @@
 
     python search.py two-layer --trials 30               # the study lives in runs/search.db
     python search.py two-layer --trials 30 --workers 2   # two processes share the study
-    python search.py fc --trials 16                      # 4.3: dropout + batch norm net
-    python search.py fc --trials 8 --stage fine          # TPE around the best coarse trials
+    python search.py fc --trials 12                      # 4.3: dropout + batch norm net
+    python search.py fc --trials 6 --stage fine          # TPE around the best coarse trials
     python search.py fc --trials 40 --storage postgresql+psycopg2://hw5@host/hw5   # many machines
 
 An experiment (EXPERIMENTS) names a search space and trains one Solver per trial. Its
@@ -42,10 +42,8 @@ with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywi
     import optuna
 
 from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
-                         train_two_layer)
-from fc_net import FullyConnectedNet
+                         train_fc, train_two_layer)
 from layers import positive_int
-from solver import Solver
 
 # A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
 # two ints draws integers.
@@ -63,7 +61,6 @@ BUDGETS = {
     "fc": {"coarse": dict(num_train=pick(20000, None), num_epochs=pick(3, 2)),
            "fine": dict(num_train=None, num_epochs=pick(10, 2))},
 }
-FC_HIDDEN = (1024, 1024, 1024)
 STATES_DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -192,16 +189,13 @@ def two_layer_trial(trial, data, space, budget):
 
 
 def fc_trial(trial, data, space, budget):
-    """Objective of the 4.3 search: FullyConnectedNet(FC_HIDDEN) with batch norm and dropout,
-    Adam, batches of 100, on images divided by the pixel standard deviation."""
-    s = suggest(trial, space)
-    model = FullyConnectedNet(FC_HIDDEN, normalization="batchnorm", dropout=s["dropout"],
-                              reg=s["reg"], weight_scale=1e-2, rng=0)
-    solver = Solver(model, subset(data, budget["num_train"]), update_rule="adam",
-                    optim_config={"learning_rate": s["learning_rate"]}, lr_decay=s["lr_decay"],
-                    num_epochs=budget["num_epochs"], batch_size=100, verbose=False, seed=0,
-                    after_epoch=reporter(trial))
-    return _timed(trial, solver.train)
+    """Objective of the 4.3 search: experiments.train_fc (3 x 1024 with batch norm and
+    dropout, Adam, batches of 200, mirrored in alternate epochs) on images divided by the
+    pixel standard deviation."""
+    settings = suggest(trial, space)
+    return _timed(trial, lambda: train_fc(
+        subset(data, budget["num_train"]), **settings, num_epochs=budget["num_epochs"],
+        verbose=False, after_epoch=reporter(trial)))
 
 
 def load_standardized(root=None):

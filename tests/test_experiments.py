@@ -191,24 +191,26 @@ def test_describe_dataset_shows_no_absolute_path(fake_cifar):
     assert not os.path.isabs(experiments.describe_dataset().split(":")[0])
 
 
-def test_narrow_ranges_spans_the_best_trials_inside_the_old_ranges():
-    trials = [dict(learning_rate=1e-3, dropout=0.2, weight_scale=1e-2, reg=1e-4, val_acc=0.5),
-              dict(learning_rate=1e-4, dropout=0.4, weight_scale=3e-2, reg=1e-5, val_acc=0.4),
-              dict(learning_rate=1e-2, dropout=0.0, weight_scale=1e-1, reg=1e-2, val_acc=0.1)]
-    ranges = experiments.narrow_ranges(experiments.FC_RANGES, trials, top=2)
-    assert all(type(v) is float for r in ranges.values() for v in r)
-    assert ranges["log_learning_rate"] == pytest.approx((-4.15, -2.85))
-    assert ranges["dropout"] == pytest.approx((0.15, 0.45))
-    for name, (lo, hi) in ranges.items():
-        old_lo, old_hi = experiments.FC_RANGES[name]
-        assert old_lo <= lo < hi <= old_hi
+def test_train_fc_mirrors_a_copy_in_alternate_epochs_and_resumes_to_the_same_bits(tmp_path):
+    data = tiny_data(m=40, d=(3, 32, 32))
+    given = data["X_train"].copy()
+    seen = []
+    settings = dict(learning_rate=1e-3, dropout=0.2, reg=1e-4, lr_decay=0.9, num_epochs=3,
+                    batch_size=10, verbose=False)
+    straight = experiments.train_fc(data, **settings, after_epoch=lambda s: seen.append(
+        np.array_equal(s.X_train[0], given[0])))
+    assert straight.model.normalization == "batchnorm" and straight.model.dropout == 0.2
+    assert seen[0] != seen[1] and seen[0] == seen[2]      # image 0 flips back and forth
+    np.testing.assert_array_equal(data["X_train"], given)
 
-
-def test_sample_fc_settings_stay_in_their_ranges():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        t = experiments.sample_fc_settings(experiments.FC_RANGES, rng)
-        assert 10 ** -4.5 <= t["learning_rate"] <= 10 ** -2.5 and 0 <= t["dropout"] <= 0.6
+    def killed_after_one_epoch(solver):
+        raise KeyboardInterrupt
+    name = str(tmp_path / "fc")
+    with pytest.raises(KeyboardInterrupt):
+        experiments.train_fc(data, **settings, after_epoch=killed_after_one_epoch,
+                             checkpoint_name=name)
+    resumed = experiments.train_fc(data, **settings, checkpoint_name=name)
+    assert resumed.resumed_from == 1 and resumed.loss_history == straight.loss_history
 
 
 def test_flip_augment_resumes_to_the_same_bits(tmp_path):
