@@ -211,6 +211,22 @@ def test_the_fc_objective_trains_a_batchnorm_dropout_net_and_reports_each_epoch(
     assert set(trial.params) == set(search.SPACES["fc"])
 
 
+def test_a_worker_runs_its_trials_on_the_blas_threads_it_is_given(monkeypatch, tmp_path):
+    from fast_layers import _blas_threads
+    seen = []
+
+    def objective(trial, data, space, budget):
+        seen.append(_blas_threads())
+        return search.suggest(trial, space)["learning_rate"]
+    monkeypatch.setitem(search.SPACES, "toy", {"learning_rate": (1e-4, 10.0, "log")})
+    monkeypatch.setitem(search.BUDGETS, "toy", {"coarse": {}, "fine": {}})
+    monkeypatch.setitem(search.EXPERIMENTS, "toy", (objective, dict))
+    before = _blas_threads()
+    storage = f"sqlite:///{tmp_path}/toy.db"
+    assert search._worker("toy", "coarse", 2, storage, 0, 60, search.SPACES["toy"], threads=1) == 2
+    assert seen == [1, 1] and _blas_threads() == before      # the limit ends with the worker
+
+
 def test_coarse_then_fine_on_a_toy_experiment_resumes_to_the_count(monkeypatch, tmp_path):
     """In one process: a coarse study of 6 trials, rerun asking for 8 (it adds 2), then a fine
     study that draws only inside the space narrowed around the coarse study's best."""
