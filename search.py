@@ -258,8 +258,7 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
     else:
         # spawn: each worker opens its own database connections (none inherited by fork)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            # the cores shared out: each worker's BLAS on more would oversubscribe them (2
-            # workers of 2 threads each on 2 cores ran the fc trials 2.4 times slower)
+            # the cores shared out: each worker's BLAS on more threads would oversubscribe them
             threads = max(1, (os.cpu_count() or 1) // workers)
             jobs = [pool.submit(_worker, name, stage, n_trials, storage, seed + i, grace, space,
                                 threads) for i in range(workers)]
