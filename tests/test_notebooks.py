@@ -251,3 +251,27 @@ def test_the_two_layer_search_prose_matches_its_printed_tables():
     fine = rows[-search["fine"]["trials"]:]
     assert all(1e-4 <= float(lr) < 1e-3 for _, lr, _, _ in fine)
     assert 0.17 <= two_layer["train_acc"] - two_layer["val_acc"] <= 0.21
+
+
+def test_the_fc_search_prose_matches_its_printed_tables():
+    """4.3 says: most pruned coarse trials stopped after one epoch; every fine trial that ran its
+    ten epochs ended between 57% and 60%; the retrained best fine trial is just short of 60% on
+    validation, above 55% on test, and its last-epoch training accuracy about nine points above
+    validation."""
+    with open(RESULTS) as f:
+        fc = json.load(f)["fc_best"]
+    cell = next(c for c in code_cells("FullyConnectedNets.ipynb") if 'run_search("fc"' in c.source)
+    rows = re.findall(r"^\s*\d+(?:\s+\S+){4}\s+(\S+)\s+(\d+)\s+\S+\s+(\w+)$", text_outputs(cell), re.M)
+    search = fc["search"]
+    assert len(rows) == search["coarse"]["trials"] + search["fine"]["trials"]
+    coarse, fine = rows[:search["coarse"]["trials"]], rows[search["coarse"]["trials"]:]
+    pruned_epochs = [int(epochs) for _, epochs, state in coarse if state == "pruned"]
+    assert pruned_epochs and sum(e == 1 for e in pruned_epochs) > len(pruned_epochs) / 2
+    ran = [float(acc) for acc, epochs, _ in fine if int(epochs) == 10]
+    assert ran and all(0.57 <= acc < 0.60 for acc in ran)
+    assert fc["val_acc"] == pytest.approx(search["fine"]["best_val_acc"], abs=2e-3)
+    assert 0.58 <= fc["val_acc"] < 0.60 and fc["test_acc"] > 0.55
+    record = next(c for c in code_cells("FullyConnectedNets.ipynb") if 'record_result("fc_best"' in c.source)
+    train, val = map(float, re.search(r"at the last epoch \(10\): training accuracy ([0-9.]+) .*"
+                                      r"validation accuracy ([0-9.]+)", text_outputs(record)).groups())
+    assert 0.07 <= train - val <= 0.11
