@@ -15,10 +15,10 @@ or pruned); with several workers the study can end a few trials over (each worke
 starts a trial before the count is reached finishes it: at most workers - 1 extra). A
 worker that dies leaves its trial 'running'; after `grace` seconds without the trial's
 heartbeat the next trial to start marks it failed and queues it again, so a killed search
-loses only the trials in flight. Every trial reports its validation accuracy after each
-epoch (Solver(after_epoch=...)) and the median pruner stops a trial that is below the
-median of the earlier trials at the same epoch. A trial keeps its settings, validation
-curve, wall time and worker in the study.
+loses only the trials in flight (its workers end with it). Every trial reports its
+validation accuracy after each epoch (Solver(after_epoch=...)) and the median pruner stops
+a trial that is below the median of the earlier trials at the same epoch. A trial keeps
+its settings, validation curve, wall time and worker in the study.
 """
 import argparse
 import contextlib
@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import re
 import socket
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +37,7 @@ from concurrent.futures import ProcessPoolExecutor
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
+from sqlalchemy.exc import IntegrityError, OperationalError
 from threadpoolctl import threadpool_limits
 
 with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywidgets it never uses
@@ -143,11 +145,7 @@ def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
     if stage not in ("coarse", "fine"):
         raise ValueError(f"stage must be 'coarse' or 'fine', got {stage!r}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)     # this module prints its own lines
-    heartbeat = max(1, grace // 4)
-    with _experimental_allowed():
-        rdb = optuna.storages.RDBStorage(
-            storage or default_storage(), heartbeat_interval=heartbeat, grace_period=grace,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1))
+    rdb = _rdb_storage(storage or default_storage(), grace)
     study = optuna.create_study(study_name=study_name(name, stage), storage=rdb,
                                 sampler=optuna.samplers.RandomSampler(seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
@@ -156,6 +154,24 @@ def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
     study.sampler = (optuna.samplers.RandomSampler(seed=drawn) if stage == "coarse"
                      else optuna.samplers.TPESampler(seed=drawn, n_startup_trials=5))
     return study
+
+
+def _rdb_storage(url, grace, attempts=5):
+    """Optuna's RDBStorage of url with heartbeats every grace / 4 s (failed and retried
+    after grace s). Creating a new database's tables is not atomic: two processes that
+    open it at the same moment can both try, and the loser gets 'table already exists'
+    (or a locked database); it waits and tries again, up to attempts times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with _experimental_allowed():
+                retry_once = optuna.storages.RetryHeartbeatStaleTrialCallback(1)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=max(1, grace // 4), grace_period=grace,
+                    heartbeat_stale_trial_callback=retry_once)
+        except (OperationalError, IntegrityError):
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 def reporter(trial):
@@ -208,11 +224,25 @@ def load_standardized(root=None):
 EXPERIMENTS = {"two-layer": (two_layer_trial, load_data), "fc": (fc_trial, load_standardized)}
 
 
-def _worker(name, stage, n_trials, storage, seed, grace, space, threads=None):
+def _worker(name, stage, n_trials, storage, seed, grace, space, threads=None, parent=None):
     """One process: load the data, then run trials until the study has n_trials done,
-    with at most `threads` BLAS threads (None: BLAS's own default)."""
+    with at most `threads` BLAS threads (None: BLAS's own default). Given the pid of the
+    process that started it, it exits as soon as that process is gone."""
+    if parent is not None:
+        _exit_with(parent)
     with threadpool_limits(threads, user_api="blas"):
         return _run_trials(name, stage, n_trials, storage, seed, grace, space)
+
+
+def _exit_with(parent, every=1.0):
+    """Watch, in a daemon thread, that this process's parent is still the pid parent, and
+    end this process when it is not: a search killed with SIGKILL or SIGTERM leaves no worker
+    training on. The trial in flight stays 'running' until its heartbeat is missed."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_trials(name, stage, n_trials, storage, seed, grace, space):
@@ -261,7 +291,7 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
             # the cores shared out: each worker's BLAS on more threads would oversubscribe them
             threads = max(1, (os.cpu_count() or 1) // workers)
             jobs = [pool.submit(_worker, name, stage, n_trials, storage, seed + i, grace, space,
-                                threads) for i in range(workers)]
+                                threads, os.getpid()) for i in range(workers)]
             for job in jobs:
                 job.result()
     return open_study(name, stage, storage, seed, grace)

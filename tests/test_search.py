@@ -1,8 +1,11 @@
 """search.py: spaces, narrowing, pruning, and (slow, on CIFAR-10 in quick mode) a search
 that is killed and resumed with the same command, and two workers sharing one study."""
+import contextlib
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -10,6 +13,7 @@ import time
 import numpy as np
 import optuna
 import pytest
+import sqlalchemy
 
 import search
 from fc_net import FullyConnectedNet
@@ -120,21 +124,50 @@ def _states(db, name):
     return [t.state for t in study.trials], study
 
 
+def _peek(db, sql, *args):
+    """Rows of sql on the SQLite file db opened read-only, [] while the file or its tables
+    do not exist yet. Not through Optuna, whose storage would create the tables itself and
+    race the search that is creating them."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as con:
+            return con.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:          # no file, no tables yet, or locked for a moment
+        return []
+
+
+def _finished_trials(db, name):
+    rows = _peek(db, "SELECT COUNT(*) FROM trials JOIN studies USING (study_id) "
+                     "WHERE study_name = ? AND state IN ('COMPLETE', 'PRUNED')", name)
+    return rows[0][0] if rows else 0
+
+
+def _worker_pids(db):
+    """The pids that have run a trial of any study in db."""
+    return {int(json.loads(v).rsplit(":", 1)[1]) for (v,) in
+            _peek(db, "SELECT value_json FROM trial_user_attributes WHERE key = 'worker'")}
+
+
+def _wait_for(condition, process, log, seconds):
+    """Poll condition() every half second until it holds; fail, showing the search's log,
+    if process exits first or seconds pass."""
+    deadline = time.time() + seconds
+    while not condition():
+        assert process.poll() is None, f"the search exited ({process.returncode}):\n" \
+                                       + log.read_text()[-2000:]
+        assert time.time() < deadline, f"not done after {seconds} s:\n" + log.read_text()[-2000:]
+        time.sleep(0.5)
+
+
 @pytest.mark.slow
 def test_a_killed_search_resumes_with_the_same_command(cifar10, tmp_path):
-    db, name = tmp_path / "search.db", _quick_study_name()
-    worker = subprocess.Popen(_command(db, 8), env=_env(), cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        time.sleep(0.5)
-        try:
-            if db.exists() and sum(s in search.STATES_DONE for s in _states(db, name)[0]) >= 2:
-                break
-        except KeyError:                       # the worker has not created the study yet
-            continue
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    db, name, log = tmp_path / "search.db", _quick_study_name(), tmp_path / "search.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen(_command(db, 8), env=_env(), cwd=ROOT, stdout=out, stderr=out)
+    try:
+        _wait_for(lambda: _finished_trials(db, name) >= 2, worker, log, 240)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
     before = _states(db, name)[0]
     assert sum(s in search.STATES_DONE for s in before) < 8
     time.sleep(3)                                  # past the grace period of 2 s
@@ -159,6 +192,87 @@ def test_two_workers_share_one_study(cifar10, tmp_path):
     assert sum(s in search.STATES_DONE for s in states) >= 6
     workers = {t.user_attrs["worker"] for t in study.trials}
     assert len(workers) == 2
+
+
+def _alive(pid):
+    """Whether pid runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states in /proc")
+def test_killing_a_search_ends_its_workers(cifar10, tmp_path):
+    db, name, log = tmp_path / "search.db", _quick_study_name(), tmp_path / "search.log"
+    with open(log, "w") as out:
+        parent = subprocess.Popen(_command(db, 50, "--workers", "2"), env=_env(), cwd=ROOT,
+                                  stdout=out, stderr=out)
+    try:
+        _wait_for(lambda: len(_worker_pids(db)) == 2, parent, log, 240)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    workers = _worker_pids(db)
+    assert parent.pid not in workers
+    deadline = time.time() + 20
+    while any(map(_alive, workers)) and time.time() < deadline:
+        time.sleep(0.5)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:                          # leave nothing running whatever happens
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"workers {survivors} ran on after their search was killed"
+
+
+OPEN_AT = """
+import sys, time
+import search
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+search.open_study("two-layer", storage=sys.argv[1])
+"""
+
+
+def test_processes_opening_a_new_database_at_once_all_get_the_study(tmp_path):
+    url = f"sqlite:///{tmp_path}/search.db"
+    start = time.time() + 8                          # after every process has imported search
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, url, str(start)], cwd=ROOT,
+                              env=_env(), stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(errors)[-3000:]
+    studies = optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/search.db")
+    assert [s.study_name for s in studies] == [_quick_study_name()]
+
+
+class FlakyStorage:
+    """Stands in for RDBStorage: fails its first `fails` constructions as a racing
+    process would, then succeeds."""
+    def __init__(self, fails, error):
+        self.fails, self.error, self.calls = fails, error, 0
+
+    def __call__(self, url, **kwargs):
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise self.error
+        return ("storage", url)
+
+
+@pytest.mark.parametrize("error", [
+    sqlalchemy.exc.OperationalError("CREATE TABLE studies", {}, Exception("already exists")),
+    sqlalchemy.exc.IntegrityError("INSERT INTO version_info", {}, Exception("UNIQUE failed")),
+])
+def test_opening_the_storage_retries_a_racing_table_creation(monkeypatch, error):
+    flaky = FlakyStorage(2, error)
+    monkeypatch.setattr(optuna.storages, "RDBStorage", flaky)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    assert search._rdb_storage("sqlite:///x.db", grace=60) == ("storage", "sqlite:///x.db")
+    assert flaky.calls == 3
+    always = FlakyStorage(10, error)
+    monkeypatch.setattr(optuna.storages, "RDBStorage", always)
+    with pytest.raises(type(error)):
+        search._rdb_storage("sqlite:///x.db", grace=60, attempts=4)
+    assert always.calls == 4
 
 
 def recorded_study(stage="coarse"):
