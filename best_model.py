@@ -53,11 +53,13 @@ def channel_standardize(data):
             for k, v in data.items()}
 
 
-def best_solver(data, settings, checkpoint=None, verbose=True):
-    """The WhitenedConvNet of settings (see BEST) and the Solver that trains it.
+def best_solver(data, settings, checkpoint=None, verbose=True, after_epoch=None):
+    """The WhitenedConvNet of settings (see BEST) and the Solver that trains it;
+    after_epoch(solver), when given, runs after every epoch as in Solver.
 
     With alternate_flips (and augment), a copy of data["X_train"] is mirrored by an
-    AlternatingFlips, the Solver's after_epoch: call resume(solver), not solver.resume().
+    AlternatingFlips, which runs after every epoch before after_epoch: call
+    resume(solver), not solver.resume().
     """
     s = settings
     whiten = whitening_filters(data["X_train"][:s["whitening_images"]])
@@ -68,10 +70,10 @@ def best_solver(data, settings, checkpoint=None, verbose=True):
                             head_scale=s["head_scale"], bn_momentum=s["bn_momentum"],
                             augment=s["augment"], dirac=s["dirac"], flip=not alternate,
                             tta="flip", rng=s["seed"])
-    flips = None
     if alternate:                       # mirror a copy: the caller's images stay as given
         data = dict(data, X_train=data["X_train"].copy())
         flips = AlternatingFlips(data["X_train"], seed=s["seed"])
+        after_epoch = flips if after_epoch is None else MirrorThen(flips, after_epoch)
     lr = s["lr_per_example"] * s["batch_size"]
     return Solver(model, data, update_rule="sgd_nesterov",
                   optim_config={"learning_rate": lr, "momentum": s["momentum"],
@@ -82,15 +84,28 @@ def best_solver(data, settings, checkpoint=None, verbose=True):
                   lr_schedule=PiecewiseLinear(s["schedule"]), num_epochs=s["num_epochs"],
                   lookahead=Lookahead(every=s["lookahead_every"]) if s["lookahead_every"] else None,
                   batch_size=s["batch_size"], print_every=20, seed=s["seed"],
-                  checkpoint_name=checkpoint, verbose=verbose, after_epoch=flips)
+                  checkpoint_name=checkpoint, verbose=verbose, after_epoch=after_epoch)
+
+
+class MirrorThen:
+    """A Solver's after_epoch that runs flips (an AlternatingFlips), then then(solver)."""
+
+    def __init__(self, flips, then):
+        self.flips, self.then = flips, then
+
+    def __call__(self, solver):
+        self.flips(solver)
+        self.then(solver)
 
 
 def resume(solver):
     """solver.resume(), then its training images mirrored as at the epoch it resumed at
-    (when its after_epoch is an AlternatingFlips); returns the solver."""
+    (when its after_epoch is an AlternatingFlips or a MirrorThen); returns the solver."""
     solver.resume()
-    if isinstance(solver.settings["after_epoch"], AlternatingFlips):
-        solver.settings["after_epoch"](solver)
+    hook = solver.settings["after_epoch"]
+    flips = hook.flips if isinstance(hook, MirrorThen) else hook
+    if isinstance(flips, AlternatingFlips):
+        flips(solver)
     return solver
 
 

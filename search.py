@@ -44,6 +44,8 @@ with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywi
     warnings.filterwarnings("ignore", message="IProgress not found")
     import optuna
 
+from best_model import BEST, QUICK_BEST, best_solver, channel_standardize
+from data_utils import get_CIFAR10_data
 from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
                          train_fc, train_two_layer)
 from layers import positive_int
@@ -56,6 +58,10 @@ SPACES = {
                   "lr_decay": (0.8, 1.0, "linear")},
     "fc": {"learning_rate": (1e-4, 1e-2, "log"), "dropout": (0.0, 0.6, "linear"),
            "reg": (1e-6, 1e-2, "log"), "lr_decay": (0.8, 1.0, "linear")},
+    # 4.4.7: airbench94's learning rate, weight decay and label smoothing, each from about
+    # a third to about three times its value (smoothing from none to 0.4)
+    "best": {"lr_per_example": (5e-4, 4e-3, "log"), "weight_decay": (3e-3, 3e-2, "log"),
+             "smoothing": (0.0, 0.4, "linear")},
 }
 # What every trial of a stage trains: training images (None: all) and epochs.
 BUDGETS = {
@@ -63,7 +69,19 @@ BUDGETS = {
                   "fine": dict(num_train=None, num_epochs=pick(10, 2))},
     "fc": {"coarse": dict(num_train=pick(20000, None), num_epochs=pick(3, 2)),
            "fine": dict(num_train=None, num_epochs=pick(10, 2))},
+    # the ablation's runs (best_model.ABLATION_BASE: 3 epochs of 8,000 images, airbench93's
+    # widths), with BEST's mirroring and no lookahead, scored on 5,000 held-out images
+    "best": {stage: dict(num_train=None, num_epochs=pick(3, 1), widths=pick((64, 128, 128),
+                                                                           QUICK_BEST["widths"]))
+             for stage in ("coarse", "fine")},
 }
+# The first trial of a new coarse study: the settings the experiment uses today, so the
+# table shows what the search found against them at the same budget.
+START_POINTS = {"best": {name: BEST[name] for name in SPACES["best"]}}
+# Images the 4.4.7 trials train on and score on: the first 8,000 training images, and the
+# 5,000 after them (never the test images, nor the best model's validation images).
+BEST_SEARCH_SIZES = pick(dict(num_training=8000, num_validation=5000),
+                         dict(num_training=1000, num_validation=500))
 STATES_DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -215,13 +233,30 @@ def fc_trial(trial, data, space, budget):
         verbose=False, after_epoch=reporter(trial)))
 
 
+def best_trial(trial, data, space, budget):
+    """Objective of the 4.4.7 search: best_model's recipe (BEST, at the budget's widths and
+    epochs) with the trial's learning rate, weight decay and label smoothing."""
+    settings = dict(pick(BEST, QUICK_BEST), **suggest(trial, space), widths=budget["widths"],
+                    num_epochs=budget["num_epochs"])
+    return _timed(trial, lambda: best_solver(subset(data, budget["num_train"]), settings,
+                                             verbose=False, after_epoch=reporter(trial)).train())
+
+
 def load_standardized(root=None):
     """load_data() divided by the training pixels' standard deviation (as 4.3 trains)."""
     return standardize(load_data(root))[0]
 
 
+def load_best_search(root=None):
+    """BEST_SEARCH_SIZES of the training images, standardized per channel as the best model
+    trains; no test images."""
+    return channel_standardize(get_CIFAR10_data(**BEST_SEARCH_SIZES, num_test=0,
+                                                subtract_mean=False, root=root))
+
+
 # name -> (objective(trial, data, space, budget) -> validation accuracy, data loader)
-EXPERIMENTS = {"two-layer": (two_layer_trial, load_data), "fc": (fc_trial, load_standardized)}
+EXPERIMENTS = {"two-layer": (two_layer_trial, load_data), "fc": (fc_trial, load_standardized),
+               "best": (best_trial, load_best_search)}
 
 
 def _worker(name, stage, n_trials, storage, seed, grace, space, threads=None, parent=None):
@@ -275,6 +310,8 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
     n_trials, workers = positive_int("n_trials", n_trials), positive_int("workers", workers)
     storage = storage or default_storage()
     study = open_study(name, stage, storage, seed, grace)      # create it once, up front
+    if stage == "coarse" and name in START_POINTS and not study.trials:
+        study.enqueue_trial(START_POINTS[name])
     done = _finished(study)
     print(f"study {study.study_name} in {_shown(storage)}: {done} trials done, {n_trials} asked"
           + (f"; running the rest with {workers} worker(s)" if done < n_trials else ""), flush=True)

@@ -69,6 +69,33 @@ def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_
     assert random.model.flip and random.settings["after_epoch"] is None
 
 
+def test_a_function_after_each_epoch_runs_after_the_mirrors_and_resumes_alike(tmp_path):
+    r = np.random.default_rng(4)
+    data = {"X_train": r.standard_normal((16, 3, 32, 32)).astype(np.float32),
+            "y_train": r.integers(10, size=16),
+            "X_val": r.standard_normal((4, 3, 32, 32)).astype(np.float32),
+            "y_val": r.integers(10, size=4)}
+    settings = dict(best_model.QUICK_BEST, widths=(4, 4, 4), batch_size=8, num_epochs=3,
+                    whitening_images=16)
+    seen = []
+
+    def solver(name, after_epoch):
+        return best_model.best_solver(data, settings, checkpoint=str(tmp_path / name),
+                                      verbose=False, after_epoch=after_epoch)
+    straight = best_model.resume(solver("a", lambda s: seen.append(s.epoch))).train()
+    assert seen == [1, 2, 3]
+    hook = straight.settings["after_epoch"]
+    assert isinstance(hook, best_model.MirrorThen) and hook.flips.parity == 1      # epoch 3: odd
+
+    def killed_after_one_epoch(s):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        solver("b", killed_after_one_epoch).train()
+    resumed = best_model.resume(solver("b", lambda s: None))
+    assert resumed.epoch == 1
+    assert resumed.train().loss_history == straight.loss_history
+
+
 @pytest.mark.slow
 def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path):
     monkeypatch.setenv("HW5_QUICK", "1")

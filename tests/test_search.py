@@ -194,6 +194,24 @@ def test_two_workers_share_one_study(cifar10, tmp_path):
     assert len(workers) == 2
 
 
+@pytest.mark.slow
+def test_the_recipe_search_starts_from_the_recipes_settings(cifar10, tmp_path):
+    db = tmp_path / "search.db"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "search.py"), "best", "--trials",
+                           "2", "--storage", f"sqlite:///{db}"], env=_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (study,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
+    trials = optuna.load_study(study_name=study.study_name, storage=f"sqlite:///{db}").trials
+    assert study.study_name.startswith("best-coarse-") and len(trials) == 2
+    assert trials[0].params == pytest.approx(search.START_POINTS["best"])
+    assert trials[1].params != trials[0].params
+    for t in trials:
+        assert t.state == optuna.trial.TrialState.COMPLETE
+        assert t.value == max(t.user_attrs["val_acc_history"])
+        assert len(t.user_attrs["val_acc_history"]) == 2          # epoch 0 and the one epoch
+
+
 def _alive(pid):
     """Whether pid runs (a zombie, dead but not yet reaped, does not)."""
     try:
