@@ -235,6 +235,34 @@ def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
     assert isinstance(space["best"].settings["after_epoch"], AlternatingFlips)
 
 
+def test_the_recipe_search_prose_matches_its_printed_table():
+    """4.4.7 says: the study's first trial is airbench94's settings; the best trial scored about
+    two points more, with a learning rate two to three times airbench's, less weight decay and
+    more smoothing; every trial with label smoothing under 0.1 was pruned; the lowest learning
+    rate did worst; 45 steps a trial against 1,140 for the full run; 9 trials for 8 asked."""
+    import best_model
+    cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb") if 'run_search("best"' in c.source)
+    printed = text_outputs(cell)
+    rows = [(int(n), float(lr), float(wd), float(s), float(acc), int(epochs), state) for
+            n, lr, wd, s, acc, epochs, state in re.findall(
+                r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([0-9.]+)\s+(\d+)\s+\d+\s+(\w+)$", printed, re.M)]
+    assert [r[0] for r in rows] == list(range(9))
+    first, best = rows[0], max(rows, key=lambda r: r[4])
+    settings = [best_model.BEST[k] for k in ("lr_per_example", "weight_decay", "smoothing")]
+    assert list(first[1:4]) == pytest.approx(settings, rel=5e-3) and first[6] == "complete"
+    assert 0.015 <= best[4] - first[4] <= 0.03 and 2 <= best[1] / settings[0] <= 3
+    assert all(r[6] == "pruned" for r in rows if r[3] < 0.1)
+    complete = [r for r in rows if r[6] == "complete"]
+    assert min(complete, key=lambda r: r[4])[1] == min(r[1] for r in rows)   # slowest did worst
+    assert best[2] < settings[1] and best[3] > settings[2]
+    assert re.search(rf"trial 0\): validation accuracy {first[4]:.3f}", printed)
+    import search
+    steps = search.BEST_SEARCH_SIZES["num_training"] // best_model.BEST["batch_size"]
+    assert steps * search.BUDGETS["best"]["coarse"]["num_epochs"] == 45          # "45 steps"
+    assert (best_model.BEST_DATA_SIZES["num_training"] // best_model.BEST["batch_size"]
+            * best_model.BEST["num_epochs"]) == 1140                              # "the 1,140"
+
+
 def test_the_two_layer_search_prose_matches_its_printed_tables():
     """4.1.6 says: most pruned trials stopped after one epoch; the fine stage's learning rates
     are a few 1e-4; the retrained net ends about 19 points below its training accuracy."""
@@ -255,9 +283,10 @@ def test_the_two_layer_search_prose_matches_its_printed_tables():
 
 def test_the_fc_search_prose_matches_its_printed_tables():
     """4.3 says: most pruned coarse trials stopped after one epoch; every fine trial that ran its
-    ten epochs ended between 57% and 60%; the retrained best fine trial is just short of 60% on
-    validation, above 55% on test, and its last-epoch training accuracy about nine points above
-    validation."""
+    ten epochs ended between 57% and 60%; the best fine trial's settings trained for 20 epochs
+    reach 62% validation and 61% test, above the trial's own; validation passes 60% at epoch 12
+    and hovers around 62% over the last five epochs; the last-epoch training accuracy is about
+    14 points above validation."""
     with open(RESULTS) as f:
         fc = json.load(f)["fc_best"]
     cell = next(c for c in code_cells("FullyConnectedNets.ipynb") if 'run_search("fc"' in c.source)
@@ -269,9 +298,16 @@ def test_the_fc_search_prose_matches_its_printed_tables():
     assert pruned_epochs and sum(e == 1 for e in pruned_epochs) > len(pruned_epochs) / 2
     ran = [float(acc) for acc, epochs, _ in fine if int(epochs) == 10]
     assert ran and all(0.57 <= acc < 0.60 for acc in ran)
-    assert fc["val_acc"] == pytest.approx(search["fine"]["best_val_acc"], abs=2e-3)
-    assert 0.58 <= fc["val_acc"] < 0.60 and fc["test_acc"] > 0.55
+    assert round(search["fine"]["best_val_acc"], 2) == 0.59
+    assert fc["hyperparameters"]["num_epochs"] == 20
+    assert round(fc["val_acc"], 2) == 0.62 and round(fc["test_acc"], 2) == 0.61
+    retrain = next(c for c in code_cells("FullyConnectedNets.ipynb") if "fc_best.train()" in c.source)
+    curve = [float(v) for v in re.findall(r"\(Epoch \d+ / 20\) .*val_acc: ([0-9.]+)",
+                                          text_outputs(retrain))]
+    assert len(curve) == 21 and curve[-1] <= fc["val_acc"] == max(curve)
+    assert next(e for e, acc in enumerate(curve) if acc >= 0.60) == 12
+    assert all(0.61 <= acc < 0.63 for acc in curve[-5:])
     record = next(c for c in code_cells("FullyConnectedNets.ipynb") if 'record_result("fc_best"' in c.source)
-    train, val = map(float, re.search(r"at the last epoch \(10\): training accuracy ([0-9.]+) .*"
+    train, val = map(float, re.search(r"at the last epoch \(20\): training accuracy ([0-9.]+) .*"
                                       r"validation accuracy ([0-9.]+)", text_outputs(record)).groups())
-    assert 0.07 <= train - val <= 0.11
+    assert 0.12 <= train - val <= 0.16
