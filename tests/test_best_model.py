@@ -35,15 +35,22 @@ def test_peak_memory_is_reported_in_mib():
     assert 10 < best_model.peak_memory_mib() < 64 * 1024
 
 
-def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_path):
-    r = np.random.default_rng(3)
+def tiny_run(seed):
+    """Random 32 x 32 images (16 training, 4 validation) and the quick recipe on widths of 4
+    for 3 epochs of two steps."""
+    r = np.random.default_rng(seed)
     data = {"X_train": r.standard_normal((16, 3, 32, 32)).astype(np.float32),
             "y_train": r.integers(10, size=16),
             "X_val": r.standard_normal((4, 3, 32, 32)).astype(np.float32),
             "y_val": r.integers(10, size=4)}
-    given = data["X_train"].copy()
     settings = dict(best_model.QUICK_BEST, widths=(4, 4, 4), batch_size=8, num_epochs=3,
                     whitening_images=16)
+    return data, settings
+
+
+def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_path):
+    data, settings = tiny_run(seed=3)
+    given = data["X_train"].copy()
     assert settings["alternate_flips"]
 
     def solver(name):
@@ -70,13 +77,7 @@ def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_
 
 
 def test_a_function_after_each_epoch_runs_after_the_mirrors_and_resumes_alike(tmp_path):
-    r = np.random.default_rng(4)
-    data = {"X_train": r.standard_normal((16, 3, 32, 32)).astype(np.float32),
-            "y_train": r.integers(10, size=16),
-            "X_val": r.standard_normal((4, 3, 32, 32)).astype(np.float32),
-            "y_val": r.integers(10, size=4)}
-    settings = dict(best_model.QUICK_BEST, widths=(4, 4, 4), batch_size=8, num_epochs=3,
-                    whitening_images=16)
+    data, settings = tiny_run(seed=4)
     seen = []
 
     def solver(name, after_epoch):
