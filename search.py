@@ -235,9 +235,10 @@ def fc_trial(trial, data, space, budget):
 
 def best_trial(trial, data, space, budget):
     """Objective of the 4.4.7 search: best_model's recipe (BEST, at the budget's widths and
-    epochs) with the trial's learning rate, weight decay and label smoothing."""
+    epochs) with the trial's learning rate, weight decay and label smoothing; each epoch's
+    validation accuracy with the mirror view (check_tta 'flip'), as the recorded trials had it."""
     settings = dict(pick(BEST, QUICK_BEST), **suggest(trial, space), widths=budget["widths"],
-                    num_epochs=budget["num_epochs"])
+                    num_epochs=budget["num_epochs"], check_tta="flip")
     return _timed(trial, lambda: best_solver(subset(data, budget["num_train"]), settings,
                                              verbose=False, after_epoch=reporter(trial)).train())
 

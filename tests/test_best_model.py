@@ -122,6 +122,18 @@ def test_quick_ablation_trains_every_variant_and_records_them(cifar10, monkeypat
     assert entry["rows"].keys() == recorded["rows"].keys()
 
 
+def test_the_per_epoch_checks_use_the_views_of_check_tta():
+    """The Solver's accuracy checks run model.loss(X), which averages the model's tta views:
+    one view for the recipe (they count in its training time); the ablation and the search
+    keep the mirror their recorded runs were checked with."""
+    data, settings = tiny_run(seed=5)
+    for views in ("none", "flip"):
+        solver = best_model.best_solver(data, dict(settings, check_tta=views), verbose=False)
+        assert solver.model.tta == views
+    assert best_model.BEST["check_tta"] == "none"
+    assert best_model.ABLATION_BASE["check_tta"] == best_model.QUICK_ABLATION_BASE["check_tta"] == "flip"
+
+
 def test_the_recipe_leaves_lookahead_off_and_the_ablation_starts_with_it_on():
     assert best_model.BEST["lookahead_every"] == 0
     for base in (best_model.ABLATION_BASE, best_model.QUICK_ABLATION_BASE):
