@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from convnet import TTA_VIEWS, AlternatingFlips, WhitenedConvNet, whitening_filters
+from convnet import (TTA_VIEWS, AlternatingFlips, WhitenedConvNet, resume_mirrored,
+                     whitening_filters)
 from data_utils import get_CIFAR10_data
 from experiments import checkpoint_path, describe_dataset, pick, read_result, record_result
 from optim import Lookahead, PiecewiseLinear
@@ -61,7 +62,7 @@ def best_solver(data, settings, checkpoint=None, verbose=True, after_epoch=None)
 
     With alternate_flips (and augment), a copy of data["X_train"] is mirrored by an
     AlternatingFlips, which runs after every epoch before after_epoch: call
-    resume(solver), not solver.resume().
+    convnet.resume_mirrored(solver), not solver.resume().
     """
     s = settings
     whiten = whitening_filters(data["X_train"][:s["whitening_images"]])
@@ -74,8 +75,7 @@ def best_solver(data, settings, checkpoint=None, verbose=True, after_epoch=None)
                             tta=s["check_tta"], rng=s["seed"])
     if alternate:                       # mirror a copy: the caller's images stay as given
         data = dict(data, X_train=data["X_train"].copy())
-        flips = AlternatingFlips(data["X_train"], seed=s["seed"])
-        after_epoch = flips if after_epoch is None else MirrorThen(flips, after_epoch)
+        after_epoch = AlternatingFlips(data["X_train"], seed=s["seed"], then=after_epoch)
     lr = s["lr_per_example"] * s["batch_size"]
     return Solver(model, data, update_rule="sgd_nesterov",
                   optim_config={"learning_rate": lr, "momentum": s["momentum"],
@@ -87,28 +87,6 @@ def best_solver(data, settings, checkpoint=None, verbose=True, after_epoch=None)
                   lookahead=Lookahead(every=s["lookahead_every"]) if s["lookahead_every"] else None,
                   batch_size=s["batch_size"], print_every=20, seed=s["seed"],
                   checkpoint_name=checkpoint, verbose=verbose, after_epoch=after_epoch)
-
-
-class MirrorThen:
-    """A Solver's after_epoch that runs flips (an AlternatingFlips), then then(solver)."""
-
-    def __init__(self, flips, then):
-        self.flips, self.then = flips, then
-
-    def __call__(self, solver):
-        self.flips(solver)
-        self.then(solver)
-
-
-def resume(solver):
-    """solver.resume(), then its training images mirrored as at the epoch it resumed at
-    (when its after_epoch is an AlternatingFlips or a MirrorThen); returns the solver."""
-    solver.resume()
-    hook = solver.settings["after_epoch"]
-    flips = hook.flips if isinstance(hook, MirrorThen) else hook
-    if isinstance(flips, AlternatingFlips):
-        flips(solver)
-    return solver
 
 
 def random_filters(shape, seed):
@@ -167,7 +145,7 @@ def train_best(root=None):
     print(describe_dataset(root))
     solver = best_solver(data, settings, checkpoint=checkpoint_path("best"))
     print("settings:", settings)
-    resume(solver).train()
+    resume_mirrored(solver).train()
     start = time.time()
     entry = {"test_acc": test_accuracy(solver.model, data["X_test"], data["y_test"],
                                        settings["tta"]),
@@ -230,7 +208,7 @@ def run_ablation(root=None):
         tag = "ablation-" + ("-".join(f"{k}-{v}" for k, v in change.items()) or "whole")
         solver = best_solver(data, dict(base, **change), checkpoint=checkpoint_path(tag))
         solver.print_every = 10 ** 9                   # one line per epoch
-        resume(solver).train()
+        resume_mirrored(solver).train()
         row = {"changed": change, "test_acc": test_accuracy(solver.model, X_test, y_test, "none"),
                "wall_time_s": round(sum(solver.epoch_times), 1)}
         if not change:

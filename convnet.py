@@ -178,23 +178,42 @@ class AlternatingFlips:
 
     Works on the training images X (n, C, H, W) in place: a random half (seeded) is
     mirrored at once; called with the Solver after every epoch (Solver's after_epoch),
-    and once after solver.resume(), it mirrors all n images whenever the parity of
-    solver.epoch changed, so at epoch e image i is mirrored iff it was at epoch 0
-    XOR e is odd. The model then translates only (WhitenedConvNet(flip=False)).
+    it mirrors all n images whenever the parity of solver.epoch changed, so at epoch e
+    image i is mirrored iff it was at epoch 0 XOR e is odd, and then runs then(solver)
+    when given (the caller's own after_epoch). After solver.resume(), align(solver)
+    mirrors the images as at the epoch resumed at (resume_mirrored does both). The
+    model then translates only (WhitenedConvNet(flip=False)).
     """
 
-    def __init__(self, X, seed=0):
+    def __init__(self, X, seed=0, then=None):
         if X.ndim != 4:
             raise ValueError(f"X must be images (n, C, H, W), got shape {X.shape}")
-        self.X, self.parity = X, 0
+        self.X, self.parity, self.then = X, 0, then
         start = np.random.default_rng(seed).random(len(X)) < 0.5
         X[start] = X[start][..., ::-1]
 
-    def __call__(self, solver):
+    def align(self, solver):
+        """Mirror every image if the parity of solver.epoch changed since the last call."""
         parity = solver.epoch % 2
         if parity != self.parity:
             self.X[...] = self.X[..., ::-1]     # NumPy buffers the overlapping copy
             self.parity = parity
+
+    def __call__(self, solver):
+        self.align(solver)
+        if self.then is not None:
+            self.then(solver)
+
+
+def resume_mirrored(solver):
+    """solver.resume(), then, when its after_epoch is an AlternatingFlips, its training
+    images mirrored as at the epoch it resumed at (then(solver) does not run); returns
+    the solver."""
+    solver.resume()
+    flips = solver.settings["after_epoch"]
+    if isinstance(flips, AlternatingFlips):
+        flips.align(solver)
+    return solver
 
 
 class WhitenedConvNet:

@@ -22,7 +22,7 @@ import numpy as np
 from filelock import FileLock
 
 from data_utils import BATCH_FILES, cifar10_dir, get_CIFAR10_data, load_CIFAR_batch, md5sum
-from convnet import AlternatingFlips
+from convnet import AlternatingFlips, resume_mirrored
 from fc_net import FullyConnectedNet, TwoLayerNet
 from layers import conv_forward_naive
 from solver import Solver
@@ -286,19 +286,12 @@ def train_fc(data, learning_rate, dropout, reg, lr_decay, num_epochs, batch_size
     model = FullyConnectedNet(FC_HIDDEN, normalization="batchnorm", dropout=dropout, reg=reg,
                               weight_scale=1e-2, rng=seed)
     data = dict(data, X_train=data["X_train"].copy())
-    flips = AlternatingFlips(data["X_train"], seed=seed)
-
-    def each_epoch(solver):
-        flips(solver)
-        if after_epoch is not None:
-            after_epoch(solver)
+    flips = AlternatingFlips(data["X_train"], seed=seed, then=after_epoch)
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": learning_rate},
                     lr_decay=lr_decay, num_epochs=num_epochs, batch_size=batch_size,
-                    print_every=100, verbose=verbose, seed=seed, after_epoch=each_epoch,
+                    print_every=100, verbose=verbose, seed=seed, after_epoch=flips,
                     checkpoint_name=checkpoint_name)
-    solver.resume()
-    flips(solver)                   # mirrored as at the epoch resumed at
-    return solver.train()
+    return resume_mirrored(solver).train()
 
 
 def show_units(net, n=100, image_shape=(3, 32, 32), ax=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import best_model
-from convnet import WhitenedConvNet, whitening_filters
+from convnet import AlternatingFlips, WhitenedConvNet, resume_mirrored, whitening_filters
 
 
 def test_channel_standardize_uses_the_training_statistics():
@@ -56,7 +56,7 @@ def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_
     def solver(name):
         return best_model.best_solver(data, settings, checkpoint=str(tmp_path / name),
                                       verbose=False)
-    straight = best_model.resume(solver("a")).train()
+    straight = resume_mirrored(solver("a")).train()
     assert not straight.model.flip and straight.settings["after_epoch"] is not None
     first = solver("b")
     flips = first.settings["after_epoch"]
@@ -67,7 +67,7 @@ def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_
     first.settings["after_epoch"] = killed_after_one_epoch
     with pytest.raises(KeyboardInterrupt):
         first.train()
-    resumed = best_model.resume(solver("b"))
+    resumed = resume_mirrored(solver("b"))
     assert resumed.epoch == 1
     resumed.train()
     assert resumed.loss_history == straight.loss_history
@@ -83,16 +83,16 @@ def test_a_function_after_each_epoch_runs_after_the_mirrors_and_resumes_alike(tm
     def solver(name, after_epoch):
         return best_model.best_solver(data, settings, checkpoint=str(tmp_path / name),
                                       verbose=False, after_epoch=after_epoch)
-    straight = best_model.resume(solver("a", lambda s: seen.append(s.epoch))).train()
+    straight = resume_mirrored(solver("a", lambda s: seen.append(s.epoch))).train()
     assert seen == [1, 2, 3]
     hook = straight.settings["after_epoch"]
-    assert isinstance(hook, best_model.MirrorThen) and hook.flips.parity == 1      # epoch 3: odd
+    assert isinstance(hook, AlternatingFlips) and hook.parity == 1      # epoch 3: odd
 
     def killed_after_one_epoch(s):
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         solver("b", killed_after_one_epoch).train()
-    resumed = best_model.resume(solver("b", lambda s: None))
+    resumed = resume_mirrored(solver("b", lambda s: None))
     assert resumed.epoch == 1
     assert resumed.train().loss_history == straight.loss_history
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import convnet
-from convnet import AlternatingFlips, WhitenedConvNet, translate_and_flip, whitening_filters
+from convnet import (AlternatingFlips, WhitenedConvNet, resume_mirrored, translate_and_flip,
+                     whitening_filters)
 from gradient_check import eval_numerical_gradient
 from layers import conv_forward_naive
 
@@ -70,6 +71,24 @@ def test_alternating_flips_mirror_a_seeded_half_then_every_image_each_odd_epoch(
         np.testing.assert_array_equal(data[~mirrored], x[~mirrored])
     with pytest.raises(ValueError, match="X must be images"):
         AlternatingFlips(np.zeros((3, 4)))
+
+
+def test_alternating_flips_mirror_before_then_and_resume_mirrored_aligns_without_it():
+    x = rng.standard_normal((8, 1, 2, 3))
+    seen = []
+    flips = AlternatingFlips(data := x.copy(), seed=0,
+                             then=lambda s: seen.append((s.epoch, data.copy())))
+    first = data.copy()
+    flips(_AtEpoch(1))
+    assert seen[0][0] == 1 and np.array_equal(seen[0][1], first[..., ::-1])
+
+    class Resumed(_AtEpoch):
+        settings = {"after_epoch": flips}
+
+        def resume(self):
+            self.resumed = True
+    solver = resume_mirrored(Resumed(2))
+    assert solver.resumed and len(seen) == 1 and np.array_equal(data, first)
 
 
 def small_net(**kwargs):
