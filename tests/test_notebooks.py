@@ -167,15 +167,15 @@ def test_ablation_cell_prints_the_recorded_ablation():
 
 
 def test_the_best_model_prose_matches_its_recorded_run():
-    """4.4.7 says: twelve epochs in about 78 minutes, about 6.5 an epoch, and the minutes left
-    of the 90 hold one more; just short of 90% with the views, about a point less without;
-    validation highest at the last epoch, training above it."""
+    """4.4.7 says: thirteen epochs in about 82 minutes, about 6.3 an epoch, and the minutes left
+    of the 90 hold one more only at that average pace; just over 90% with the views, about a
+    point and a half less without; validation highest at the last epoch, training above it."""
     with open(RESULTS) as f:
         best = json.load(f)["best_model"]
     minutes, per_epoch = best["wall_time_s"] / 60, best["wall_time_s"] / 60 / best["epochs"]
-    assert best["epochs"] == 12 and 75 <= minutes <= 81
-    assert 6 <= per_epoch <= 7 and int((90 - minutes) / per_epoch) == 1
-    assert 0.89 <= best["test_acc"] < 0.90
+    assert best["epochs"] == 13 and 80 <= minutes <= 83
+    assert 6 <= per_epoch <= 6.5 and int((90 - minutes) / per_epoch) == 1
+    assert 0.90 <= best["test_acc"] < 0.905
     assert 0.005 <= best["test_acc"] - best["test_acc_no_tta"] <= 0.015
     assert best["val_acc_history"][-1] == max(best["val_acc_history"])
     assert best["train_acc"] > best["val_acc"] + 0.05
