@@ -187,10 +187,12 @@ def solver_settings(solver):
 def result_entry(solver, data, model_settings, splits=("train", "val", "test")):
     """A results.json entry: accuracies on the splits, the settings, training time.
 
-    model_settings: the model's hyperparameters (the Solver's are added).
+    model_settings: the model's hyperparameters (the Solver's are added). The training
+    time sums the seconds of every epoch, those of earlier runs it resumed from included
+    (a run resumed from its last checkpoint trains for 0 s in its own train() call).
     """
     entry = evaluate(solver, data, splits)
-    entry["wall_time_s"] = round(solver.wall_time_s, 1)
+    entry["wall_time_s"] = round(sum(solver.epoch_times), 1)
     hyper = {**model_settings, **solver_settings(solver)}
     entry["hyperparameters"] = {k: (list(v) if isinstance(v, tuple) else v)
                                 for k, v in hyper.items()}

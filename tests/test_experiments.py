@@ -136,6 +136,19 @@ def test_result_entry_has_the_writeup_fields():
     json.dumps(entry)
 
 
+def test_result_entry_times_the_epochs_of_a_run_resumed_from_its_last_checkpoint(tmp_path):
+    data = tiny_data()
+    first = trained_solver(data, checkpoint_name=str(tmp_path / "run"))
+    again = Solver(FullyConnectedNet([5], input_dim=48, rng=0), data, update_rule="adam",
+                   optim_config={"learning_rate": 1e-3}, num_epochs=1, batch_size=20,
+                   verbose=False, seed=0, checkpoint_name=str(tmp_path / "run"))
+    assert again.resume() == 1
+    again.train()                                    # nothing left to train
+    assert again.epoch_times == first.epoch_times
+    again.epoch_times = [1.5, 2.0]                   # the seconds the first run took
+    assert experiments.result_entry(again, data, {})["wall_time_s"] == 3.5
+
+
 def test_print_table_aligns_columns(capsys):
     experiments.print_table(["name", "value"], [("a", 0.5), ("long name", 12.25)], ["", ".2f"])
     lines = capsys.readouterr().out.splitlines()
