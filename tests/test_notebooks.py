@@ -302,8 +302,8 @@ def test_the_fc_search_prose_matches_its_printed_tables():
     assert fc["hyperparameters"]["num_epochs"] == 20
     assert round(fc["val_acc"], 2) == 0.62 and round(fc["test_acc"], 2) == 0.61
     retrain = next(c for c in code_cells("FullyConnectedNets.ipynb") if "fc_best.train()" in c.source)
-    curve = [float(v) for v in re.findall(r"\(Epoch \d+ / 20\) .*val_acc: ([0-9.]+)",
-                                          text_outputs(retrain))]
+    printed = re.search(r"validation accuracy per epoch \(0 to 20\): ([0-9. ]+)", text_outputs(retrain))
+    curve = [float(v) for v in printed.group(1).split()]
     assert len(curve) == 21 and curve[-1] <= fc["val_acc"] == max(curve)
     assert next(e for e, acc in enumerate(curve) if acc >= 0.60) == 12
     assert all(0.61 <= acc < 0.63 for acc in curve[-5:])
