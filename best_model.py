@@ -18,7 +18,8 @@ import numpy as np
 from convnet import (TTA_VIEWS, AlternatingFlips, WhitenedConvNet, resume_mirrored,
                      whitening_filters)
 from data_utils import get_CIFAR10_data
-from experiments import checkpoint_path, describe_dataset, pick, read_result, record_result
+from experiments import (checkpoint_path, describe_dataset, pick, read_result, record_result,
+                         training_seconds)
 from optim import Lookahead, PiecewiseLinear
 from solver import Solver
 
@@ -155,7 +156,7 @@ def train_best(root=None):
              "val_acc": solver.best_val_acc,
              "train_acc": solver.train_acc_history[-1],
              "epochs": solver.epoch,
-             "wall_time_s": round(sum(solver.epoch_times), 1),
+             "wall_time_s": training_seconds(solver),
              "eval_time_s": round(time.time() - start, 1),
              "peak_memory_mib": peak_memory_mib(),
              "val_acc_history": solver.val_acc_history,
@@ -210,7 +211,7 @@ def run_ablation(root=None):
         solver.print_every = 10 ** 9                   # one line per epoch
         resume_mirrored(solver).train()
         row = {"changed": change, "test_acc": test_accuracy(solver.model, X_test, y_test, "none"),
-               "wall_time_s": round(sum(solver.epoch_times), 1)}
+               "wall_time_s": training_seconds(solver)}
         if not change:
             row["tta"] = {tta: test_accuracy(solver.model, X_test, y_test, tta)
                           for tta in TTA_VIEWS}

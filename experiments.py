@@ -184,15 +184,21 @@ def solver_settings(solver):
                 batch_size=solver.batch_size)
 
 
-def result_entry(solver, data, model_settings, splits=("train", "val", "test")):
-    """A results.json entry: accuracies on the splits, the settings, training time.
+def training_seconds(solver):
+    """Seconds of training a Solver's run took, rounded to 0.1: the sum of its epochs,
+    those of earlier runs it resumed from included (solver.wall_time_s times only its own
+    train() call, 0 s for a run resumed from its last checkpoint)."""
+    return round(sum(solver.epoch_times), 1)
 
-    model_settings: the model's hyperparameters (the Solver's are added). The training
-    time sums the seconds of every epoch, those of earlier runs it resumed from included
-    (a run resumed from its last checkpoint trains for 0 s in its own train() call).
+
+def result_entry(solver, data, model_settings, splits=("train", "val", "test")):
+    """A results.json entry: accuracies on the splits, the settings, training time
+    (training_seconds).
+
+    model_settings: the model's hyperparameters (the Solver's are added).
     """
     entry = evaluate(solver, data, splits)
-    entry["wall_time_s"] = round(sum(solver.epoch_times), 1)
+    entry["wall_time_s"] = training_seconds(solver)
     hyper = {**model_settings, **solver_settings(solver)}
     entry["hyperparameters"] = {k: (list(v) if isinstance(v, tuple) else v)
                                 for k, v in hyper.items()}
