@@ -22,6 +22,7 @@ its settings, validation curve, wall time and worker in the study.
 """
 import argparse
 import contextlib
+import datetime
 import hashlib
 import json
 import math
@@ -300,6 +301,31 @@ def _finished(study):
     return sum(t.state in STATES_DONE for t in study.trials)
 
 
+def _fail_never_beaten(study, grace):
+    """Fail, and retry as stale trials are, the trials a killed search left 'running' before
+    their first heartbeat. Optuna's fail_stale_trials passes over trials without one, but a
+    live trial records its first as it starts: one started over grace seconds ago with none
+    is dead (a search killed right as it began a trial left one 'running' for good)."""
+    from optuna.storages._rdb import models       # the heartbeat table has no public reader
+    storage = getattr(study._storage, "_backend", study._storage)    # under Optuna's cache
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return
+    session = storage.scoped_session()
+    try:
+        running = (session.query(models.TrialModel)
+                   .filter(models.TrialModel.study_id == study._study_id,
+                           models.TrialModel.state == optuna.trial.TrialState.RUNNING).all())
+        started_before = datetime.datetime.now() - datetime.timedelta(seconds=grace)
+        dead = [t.trial_id for t in running
+                if not t.heartbeats and t.datetime_start is not None
+                and t.datetime_start < started_before]
+    finally:
+        session.close()
+    for trial_id in dead:
+        if storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL):
+            storage.heartbeat_stale_trial_callback(study, storage.get_trial(trial_id))
+
+
 def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, grace=60,
                space=None):
     """Run (or continue) the study of experiment name until n_trials trials are done,
@@ -320,6 +346,7 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
         space = SPACES[name] if stage == "coarse" else \
             narrow(SPACES[name], open_study(name, "coarse", storage, seed, grace))
     with _experimental_allowed():
+        _fail_never_beaten(study, grace)
         optuna.storages.fail_stale_trials(study)
     if workers == 1:
         _worker(name, stage, n_trials, storage, seed, grace, space)

@@ -412,3 +412,19 @@ def test_a_resumed_search_draws_new_settings_not_the_first_ones_again(monkeypatc
     study = search.run_search("toy", 6, storage=storage)         # as after a kill: same seed
     drawn = [t.params["learning_rate"] for t in study.trials]
     assert len(drawn) == 6 and len(set(drawn)) == 6
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    """Optuna's fail_stale_trials skips running trials without a heartbeat; a search killed
+    right as it began one left it 'running' for good."""
+    storage = search._rdb_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", grace=1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    dead = study.ask()                            # running, never beaten
+    time.sleep(1.5)
+    fresh = study.ask()                           # just started: may still be alive
+    with search._experimental_allowed():
+        search._fail_never_beaten(study, grace=1)
+    states = {t.number: t.state for t in study.trials}
+    assert states[dead.number] == optuna.trial.TrialState.FAIL
+    assert states[fresh.number] == optuna.trial.TrialState.RUNNING
+    assert sum(s == optuna.trial.TrialState.WAITING for s in states.values()) == 1   # its retry
