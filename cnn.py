@@ -9,7 +9,8 @@ import numpy as np
 from fc_net import l2_penalty
 from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                          conv_relu_pool_forward)
-from layers import affine_backward, affine_forward, check_batch, positive_int, softmax_loss
+from layers import affine_backward, affine_forward, softmax_loss
+from validate import check_batch, positive_int
 
 
 class ThreeLayerConvNet:

@@ -17,18 +17,11 @@ from layer_utils import (affine_relu_backward, affine_relu_forward, bn_running_s
                          conv_relu_pool_backward, conv_relu_pool_forward, load_bn_running_stats)
 from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                          max_pool_floor_backward, max_pool_floor_forward, max_pool_forward_fast)
-from layers import (affine_backward, affine_forward, check_batch, relu_backward, relu_forward,
-                    softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward)
+from layers import (affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss,
+                    spatial_batchnorm_backward, spatial_batchnorm_forward)
+from validate import check_batch, positive_ints
 
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
-
-
-def _positive_ints(name, values):
-    values = tuple(values)
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ValueError(f"{name} must hold positive integers, got {values!r}")
-    return tuple(int(v) for v in values)
 
 
 class ConvNet:
@@ -55,11 +48,11 @@ class ConvNet:
                  dtype=np.float32, seed=None):
         if len(input_dim) != 3:
             raise ValueError(f"input_dim must be (C, H, W), got {input_dim!r}")
-        C, H, W = _positive_ints("input_dim", input_dim)
-        num_filters = _positive_ints("num_filters", num_filters)
-        hidden_dims = _positive_ints("hidden_dims", hidden_dims)
-        (filter_size,) = _positive_ints("filter_size", [filter_size])
-        (num_classes,) = _positive_ints("num_classes", [num_classes])
+        C, H, W = positive_ints("input_dim", input_dim)
+        num_filters = positive_ints("num_filters", num_filters)
+        hidden_dims = positive_ints("hidden_dims", hidden_dims)
+        (filter_size,) = positive_ints("filter_size", [filter_size])
+        (num_classes,) = positive_ints("num_classes", [num_classes])
         if not num_filters:
             raise ValueError("num_filters must name at least one conv layer")
         if filter_size % 2 == 0:
@@ -250,8 +243,8 @@ class WhitenedConvNet:
     def __init__(self, whiten, input_dim=(3, 32, 32), widths=(64, 256, 256), num_classes=10,
                  smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4, augment=True, tta="flip",
                  dirac=True, flip=True, dtype=np.float32, seed=None, rng=None):
-        C, H, W = _positive_ints("input_dim", input_dim)
-        widths = _positive_ints("widths", widths)
+        C, H, W = positive_ints("input_dim", input_dim)
+        widths = positive_ints("widths", widths)
         if len(widths) != 3 or H < 9 or W < 9:
             raise ValueError(f"need three widths and H, W >= 9, got widths={widths}, "
                              f"input_dim={input_dim}")

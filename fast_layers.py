@@ -36,8 +36,9 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from im2col import col2im_indices, im2col_indices
-from layers import (check_keys, conv_geometry, pool_geometry, positive_int, relu_backward,
-                    relu_forward, require_float)
+from layers import relu_backward, relu_forward
+from validate import (check_keys, conv_geometry, floor_pool_geometry, pool_geometry, positive_int,
+                      require_float)
 
 try:
     import im2col_cython as _ext
@@ -290,7 +291,7 @@ def max_pool_floor_forward(x, pool_param):
     H_out = floor((H - ph) / S) + 1 (a 2x2 pool of stride 2 maps 31 to 15).
     Returns (out, cache).
     """
-    ph, pw, stride, H_out, W_out = _floor_geometry(x.shape, pool_param)
+    ph, pw, stride, H_out, W_out = floor_pool_geometry(x.shape, pool_param)
     span_h, span_w = stride * (H_out - 1) + 1, stride * (W_out - 1) + 1
     out = None
     for a in range(ph):                  # one strided view per window offset, no copies
@@ -303,7 +304,7 @@ def max_pool_floor_forward(x, pool_param):
 def max_pool_floor_backward(dout, cache):
     """dx (m, C, H, W) of max_pool_floor_forward; zero where no window reached."""
     x, out, pool_param = cache
-    ph, pw, stride, H_out, W_out = _floor_geometry(x.shape, pool_param)
+    ph, pw, stride, H_out, W_out = floor_pool_geometry(x.shape, pool_param)
     _check_dout(dout, out.shape, "max_pool_floor_forward")
     dout = dout.astype(x.dtype, copy=False)
     ext = _extension(x)
@@ -315,20 +316,6 @@ def max_pool_floor_backward(dout, cache):
     dx = np.zeros_like(x)
     dx[:, :, :used_h, :used_w] = max_pool_backward_fast(dout, (covered, out, pool_param))
     return dx
-
-
-def _floor_geometry(x_shape, pool_param):
-    """(pool_height, pool_width, stride, H_out, W_out) of a floor-mode pool over x_shape."""
-    if len(x_shape) != 4:
-        raise ValueError(f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
-    check_keys("pool_param", pool_param, ("pool_height", "pool_width", "stride"))
-    ph = positive_int("pool_param['pool_height']", pool_param.get("pool_height", 2))
-    pw = positive_int("pool_param['pool_width']", pool_param.get("pool_width", 2))
-    stride = positive_int("pool_param['stride']", pool_param.get("stride", 2))
-    H, W = x_shape[2:]
-    if H < ph or W < pw:
-        raise ValueError(f"the {ph}x{pw} pool window does not fit in x's {H}x{W} images")
-    return ph, pw, stride, (H - ph) // stride + 1, (W - pw) // stride + 1
 
 
 def _max_pool_backward_reshape(x, dout, ph, pw):

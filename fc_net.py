@@ -10,8 +10,8 @@ import numpy as np
 
 from layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward, affine_relu_backward,
                          affine_relu_forward, bn_running_stats, load_bn_running_stats)
-from layers import (affine_backward, affine_forward, check_batch, check_labels,
-                    dropout_backward, dropout_forward, softmax_loss)
+from layers import affine_backward, affine_forward, dropout_backward, dropout_forward, softmax_loss
+from validate import check_batch, check_labels
 
 
 def init_affine_params(dims, weight_scale, dtype, rng):

@@ -16,7 +16,7 @@ This is the portable fallback; im2col_cython does the same with loops.
 """
 import numpy as np
 
-from layers import window_count
+from validate import window_count
 
 
 def _output_size(x_shape, field_height, field_width, padding, stride):

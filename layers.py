@@ -10,113 +10,8 @@ number of outputs and C for the number of classes; images are (m, C, H, W).
 """
 import numpy as np
 
-
-# ---------------------------------------------------------------- validation
-
-def _require(condition, message):
-    if not condition:
-        raise ValueError(message)
-
-
-def positive_int(name, value):
-    _require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0,
-             f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def nonnegative_int(name, value):
-    _require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0,
-             f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def check_labels(y, num_classes):
-    """Raise ValueError unless y is an (m,) integer array with entries in [0, num_classes)."""
-    y = np.asarray(y)
-    _require(y.ndim == 1, f"y must be a 1-d array of class labels, got shape {y.shape}")
-    _require(np.issubdtype(y.dtype, np.integer),
-             f"y must hold integer class labels, got dtype {y.dtype}")
-    if y.size:
-        lo, hi = int(y.min()), int(y.max())
-        _require(lo >= 0 and hi < num_classes,
-                 f"y must hold labels in [0, {num_classes}) for {num_classes} classes, "
-                 f"got labels from {lo} to {hi}")
-    return y
-
-
-def require_float(name, array):
-    """Raise ValueError unless array holds floats: integer inputs would be truncated
-    (scaled masks, leaky slopes, weights cast to the input's dtype)."""
-    dtype = np.asarray(array).dtype
-    _require(np.issubdtype(dtype, np.floating), f"{name} must hold floats, got dtype {dtype}")
-
-
-def check_batch(X, y=None):
-    """Raise ValueError for an empty batch X, or labels y whose count differs from X's."""
-    _require(np.ndim(X) >= 1 and np.shape(X)[0] > 0,
-             f"X must hold at least one example, got shape {np.shape(X)}")
-    if y is not None:
-        _require(np.ndim(y) == 1 and np.shape(y)[0] == np.shape(X)[0],
-                 f"shape mismatch: y must be ({np.shape(X)[0]},), one label per example of X, "
-                 f"got shape {np.shape(y)}")
-
-
-def window_count(size, field, pad, stride, names=("W", "F", "P", "S")):
-    """Number of windows that fit along one axis: 1 + (W - F + 2P) / S.
-
-    Raises ValueError naming W, F, P and S when the windows do not tile the
-    padded input exactly (the quotient is not a whole number or is negative).
-    """
-    w, f, p, s = names
-    span = size - field + 2 * pad
-    _require(span >= 0,
-             f"window does not fit: {w}={size}, {f}={field}, {p}={pad} gives "
-             f"{w} - {f} + 2{p} = {span} < 0")
-    _require(span % stride == 0,
-             f"hyperparameters do not tile the input: 1 + ({w} - {f} + 2{p}) / {s} = "
-             f"1 + ({size} - {field} + 2*{pad}) / {stride} = {1 + span / stride:g} "
-             f"is not an integer ({w}={size}, {f}={field}, {p}={pad}, {s}={stride})")
-    return 1 + span // stride
-
-
-def check_keys(name, settings, valid):
-    """Raise ValueError naming the valid keys when the dict settings holds any other."""
-    _require(isinstance(settings, dict), f"{name} must be a dict, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(valid))
-    _require(not unknown, f"unknown {name} key(s) {unknown}; valid keys are {sorted(valid)}")
-
-
-def conv_geometry(x_shape, theta_shape, conv_param):
-    """Validate a convolution and return (stride, pad, H_out, W_out).
-
-    x_shape: (m, C, H, W); theta_shape: (F, C, HH, WW); conv_param: dict with
-    'stride' (default 1) and 'pad' (default 0).
-    """
-    _require(len(x_shape) == 4, f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
-    _require(len(theta_shape) == 4,
-             f"theta must be 4-d (F, C, HH, WW), got shape {tuple(theta_shape)}")
-    _, C, H, W = x_shape
-    _, C_theta, HH, WW = theta_shape
-    _require(C == C_theta, f"channel mismatch: x has C={C} channels but theta expects {C_theta}")
-    check_keys("conv_param", conv_param, ("stride", "pad"))
-    stride = positive_int("conv_param['stride']", conv_param.get("stride", 1))
-    pad = nonnegative_int("conv_param['pad']", conv_param.get("pad", 0))
-    H_out = window_count(H, HH, pad, stride, ("H", "HH", "P", "S"))
-    W_out = window_count(W, WW, pad, stride, ("W", "WW", "P", "S"))
-    return stride, pad, H_out, W_out
-
-
-def pool_geometry(x_shape, pool_param):
-    """Validate a max pool and return (pool_height, pool_width, stride, H_out, W_out)."""
-    _require(len(x_shape) == 4, f"x must be 4-d (m, C, H, W), got shape {tuple(x_shape)}")
-    _, _, H, W = x_shape
-    check_keys("pool_param", pool_param, ("pool_height", "pool_width", "stride"))
-    ph = positive_int("pool_param['pool_height']", pool_param.get("pool_height", 2))
-    pw = positive_int("pool_param['pool_width']", pool_param.get("pool_width", 2))
-    stride = positive_int("pool_param['stride']", pool_param.get("stride", 2))
-    H_out = window_count(H, ph, 0, stride, ("H", "pool_height", "P", "S"))
-    W_out = window_count(W, pw, 0, stride, ("W", "pool_width", "P", "S"))
-    return ph, pw, stride, H_out, W_out
+from validate import (check_batch, check_keys, check_labels, conv_geometry, pool_geometry,
+                      require, require_float)
 
 
 # -------------------------------------------------------------------- affine
@@ -130,10 +25,10 @@ def affine_forward(x, theta, theta0):
     Returns (out, cache) with out of shape (m, h).
     """
     x_flat = x.reshape(x.shape[0], -1)
-    _require(theta.ndim == 2 and theta.shape[0] == x_flat.shape[1],
+    require(theta.ndim == 2 and theta.shape[0] == x_flat.shape[1],
              f"shape mismatch: x of shape {x.shape} flattens to d={x_flat.shape[1]}, "
              f"so theta must be (d, h), got {theta.shape}")
-    _require(theta0.shape == (theta.shape[1],),
+    require(theta0.shape == (theta.shape[1],),
              f"shape mismatch: theta0 must be (h,) = ({theta.shape[1]},), got {theta0.shape}")
     out = x_flat @ theta + theta0
     return out, (x, theta)
@@ -169,7 +64,7 @@ def relu_backward(dout, cache):
 
 def leaky_relu_forward(x, alpha=0.01):
     """Leaky ReLU: a = x if x > 0 else alpha * x, with slope alpha in [0, 1)."""
-    _require(0 <= alpha < 1, f"alpha (the negative slope) must be in [0, 1), got {alpha!r}")
+    require(0 <= alpha < 1, f"alpha (the negative slope) must be in [0, 1), got {alpha!r}")
     require_float("x", x)
     slope = np.where(x > 0, 1, alpha).astype(x.dtype, copy=False)
     return x * slope, slope
@@ -204,17 +99,17 @@ def dropout_forward(x, dropout_param):
     p = dropout_param.get("p")
     mode = dropout_param.get("mode", "train")
     check_keys("dropout_param", dropout_param, ("p", "mode", "seed", "rng"))
-    _require(isinstance(p, (int, float, np.floating)) and 0 <= p < 1,
+    require(isinstance(p, (int, float, np.floating)) and 0 <= p < 1,
              f"dropout_param['p'] is the probability of dropping a unit and must be in [0, 1), "
              f"got {p!r}")
-    _require(mode in ("train", "test"),
+    require(mode in ("train", "test"),
              f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
     require_float("x", x)
     seed, rng = dropout_param.get("seed"), dropout_param.get("rng")
-    _require(seed is None or rng is None,
+    require(seed is None or rng is None,
              "dropout_param takes 'seed' (one fixed mask) or 'rng' (a new mask per call), "
              "not both")
-    _require(rng is None or isinstance(rng, np.random.Generator),
+    require(rng is None or isinstance(rng, np.random.Generator),
              f"dropout_param['rng'] must be a numpy.random.Generator, got {type(rng).__name__}")
     if mode == "test":
         return x, (dropout_param, None)
@@ -252,16 +147,16 @@ def _batchnorm_forward(x, gamma, beta, bn_param):
     """Batch norm over every axis of x but 1, one (gamma, beta) per index of axis 1."""
     check_keys("bn_param", bn_param, BN_KEYS)
     mode = bn_param.get("mode")
-    _require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
     require_float("x", x)
     D = x.shape[1]
     for name, value in (("gamma", gamma), ("beta", beta)):
-        _require(np.shape(value) == (D,),
+        require(np.shape(value) == (D,),
                  f"shape mismatch: {name} must be ({D},), one per feature/channel of x "
                  f"{x.shape}, got {np.shape(value)}")
     eps = x.dtype.type(bn_param.get("eps", 1e-5))
     momentum = bn_param.get("momentum", 0.9)
-    _require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
+    require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
     shape = (1, D) + (1,) * (x.ndim - 2)
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))
@@ -315,7 +210,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     for the running average), xhat = (x - mu) / sqrt(var + eps), out = gamma * xhat + beta.
     Returns (out, cache); out has x's dtype.
     """
-    _require(x.ndim == 2, f"x must be (m, D), got shape {x.shape}")
+    require(x.ndim == 2, f"x must be (m, D), got shape {x.shape}")
     return _batchnorm_forward(x, gamma, beta, bn_param)
 
 
@@ -335,7 +230,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     positions (m * H * W values); gamma, beta are (C,); bn_param as in batchnorm_forward.
     Returns (out, cache).
     """
-    _require(x.ndim == 4, f"x must be (m, C, H, W), got shape {x.shape}")
+    require(x.ndim == 4, f"x must be (m, C, H, W), got shape {x.shape}")
     return _batchnorm_forward(x, gamma, beta, bn_param)
 
 
@@ -360,7 +255,7 @@ def conv_forward_naive(x, theta, theta0, conv_param):
     stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
     require_float("x", x)
     require_float("theta", theta)
-    _require(theta0.shape == (theta.shape[0],),
+    require(theta0.shape == (theta.shape[0],),
              f"shape mismatch: theta0 must be (F,) = ({theta.shape[0]},), got {theta0.shape}")
     HH, WW = theta.shape[2:]
     xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -446,11 +341,11 @@ def softmax_loss(x, y, smoothing=0.0):
     each row's maximum so that large scores cannot overflow.
     Returns (loss, dx) with dx = (softmax(x) - q) / m.
     """
-    _require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
+    require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
     y = check_labels(y, x.shape[1])
-    _require(y.shape[0] == x.shape[0],
+    require(y.shape[0] == x.shape[0],
              f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
-    _require(0 <= smoothing < 1, f"smoothing must be in [0, 1), got {smoothing!r}")
+    require(0 <= smoothing < 1, f"smoothing must be in [0, 1), got {smoothing!r}")
     check_batch(x)
     m, C = x.shape
     shifted = x - x.max(axis=1, keepdims=True)
@@ -473,9 +368,9 @@ def svm_loss(x, y):
     J = (1/m) sum_i sum_{j != y_i} max(0, x_ij - x_iy_i + 1).
     Returns (loss, dx).
     """
-    _require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
+    require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
     y = check_labels(y, x.shape[1])
-    _require(y.shape[0] == x.shape[0],
+    require(y.shape[0] == x.shape[0],
              f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
     check_batch(x)
     m = x.shape[0]

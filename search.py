@@ -49,7 +49,7 @@ from best_model import BEST, QUICK_BEST, best_solver, channel_standardize
 from data_utils import get_CIFAR10_data
 from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
                          train_fc, train_two_layer)
-from layers import positive_int
+from validate import positive_int
 
 # A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
 # two ints draws integers.

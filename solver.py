@@ -30,12 +30,13 @@ import time
 import numpy as np
 
 import optim
-from layers import nonnegative_int, positive_int
+from validate import nonnegative_int, positive_int
 
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
                 checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None,
-                lr_schedule=None, param_optim_config=None, lookahead=None, after_epoch=None)
+                lr_schedule=None, param_optim_config=None, lookahead=None, before_epoch=None,
+                after_epoch=None)
 
 
 class Solver:
@@ -65,6 +66,10 @@ class Solver:
                          shape, so a changed setting never resumes a stale run;
                          resume() or load_checkpoint() continues from one.
       keep_last:         how many of the newest checkpoints to keep (older ones are deleted).
+      before_epoch:      a function called with the Solver at the start of every epoch
+                         (solver.epoch is the number of epochs done), before its batches
+                         are drawn; also the first epoch after a resume, so state kept
+                         per epoch (mirrored images, say) follows the Solver by itself.
       after_epoch:       a function called with the Solver after every epoch, once its
                          accuracies are recorded and its checkpoint written; an exception
                          it raises stops training there (a search prunes a hopeless trial
@@ -248,6 +253,8 @@ class Solver:
             self._log_accuracies(*self._record_accuracies(), clock)
         while self.epoch < self.num_epochs:
             epoch_start = time.time()
+            if self.settings["before_epoch"] is not None:
+                self.settings["before_epoch"](self)
             order = self.rng.permutation(self.X_train.shape[0])
             for i in range(self.iterations_per_epoch):
                 self._step(order[i * self.batch_size:(i + 1) * self.batch_size])
@@ -522,7 +529,7 @@ def _fingerprint(model, data, settings):
     rule = settings["update_rule"]
     described = {k: v for k, v in settings.items() if k not in ("checkpoint_name", "keep_last",
                                                                  "print_every", "verbose",
-                                                                 "after_epoch")}
+                                                                 "before_epoch", "after_epoch")}
     described["update_rule"] = getattr(rule, "__name__", rule)
     schedule = settings.get("lr_schedule")
     if schedule is not None:     # a plain function's repr holds its address: use its name

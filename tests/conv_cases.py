@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from layers import conv_geometry, pool_geometry
+from validate import conv_geometry, pool_geometry
 
 # (m, C, H, W, F, HH, WW): odd sizes, non-square inputs and filters.
 CONV_SHAPES = [
