@@ -1,6 +1,7 @@
 """Write the submission zip the handout asks for, and list the three attachments.
 
     python make_submission.py            # -> hw5_submission.zip (or `make submission`)
+    python make_submission.py --draft    # -> hw5_draft.zip, even before AUTHORS is filled in
 
 The handout wants three separate attachments: writeup.pdf, each notebook saved
 as HTML, and a zip of the work without the datasets. The zip holds every file
@@ -117,8 +118,21 @@ def write_zip(out, root=ROOT, require_artefacts=True, prefix="hw5"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.path.join(ROOT, "hw5_submission.zip"))
+    parser.add_argument("--out", default=None,
+                        help="where to write the zip (default hw5_submission.zip, or "
+                             "hw5_draft.zip with --draft)")
+    parser.add_argument("--draft", action="store_true",
+                        help="write a draft zip even while AUTHORS holds the placeholder")
     args = parser.parse_args(argv)
+    unnamed = authors.is_placeholder(authors.read_authors())
+    if unnamed and not args.draft:
+        sys.exit(f"make_submission: AUTHORS ({authors.AUTHORS_FILE}) still holds the placeholder "
+                 f"{authors.PLACEHOLDER!r}: put your group's names in it, one per line, then "
+                 f"rebuild the writeup (`make writeup`) and the HTML (`python run_notebooks.py "
+                 f"--export`) and run this again; `--draft` (make draft) writes hw5_draft.zip "
+                 f"without names")
+    if args.out is None:
+        args.out = os.path.join(ROOT, "hw5_draft.zip" if args.draft else "hw5_submission.zip")
     try:
         files = write_zip(args.out, root=ROOT)
     except (FileNotFoundError, ValueError) as error:
@@ -130,10 +144,9 @@ def main(argv=None):
     skipped = left_out(listed)
     if skipped:
         print("left out (data, environments, build products, checkpoints): " + ", ".join(skipped))
-    if authors.is_placeholder(authors.read_authors()):
-        print("WARNING: AUTHORS still holds the placeholder: put your group's names in it, then "
-              "rebuild the writeup (`make writeup`) and the HTML (`python run_notebooks.py "
-              "--export`) before submitting", file=sys.stderr)
+    if unnamed:
+        print("DRAFT: AUTHORS still holds the placeholder; this zip is not for submitting",
+              file=sys.stderr)
     print("Submit these three kinds of attachments separately:")
     print(f"  1. {os.path.join(ROOT, 'writeup.pdf')}")
     for name in NOTEBOOKS:

@@ -87,16 +87,34 @@ def test_this_repository_builds_a_clean_zip(tmp_path):
     assert os.path.getsize(out) < 50 << 20
 
 
-def test_main_warns_while_authors_holds_the_placeholder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(make_submission, "write_zip", lambda out, root: ["a.py"])
-    (tmp_path / "hw5.zip").write_bytes(b"zip")
+def test_main_refuses_the_placeholder_unless_drafting(tmp_path, monkeypatch, capsys):
+    written = []
+    monkeypatch.setattr(make_submission, "write_zip",
+                        lambda out, root: (written.append(out), open(out, "wb").close(), ["a.py"])[2])
     monkeypatch.setattr(make_submission.authors, "AUTHORS_FILE", str(tmp_path / "AUTHORS"))
     (tmp_path / "AUTHORS").write_text(make_submission.authors.PLACEHOLDER + "\n")
-    make_submission.main(["--out", str(tmp_path / "hw5.zip")])
-    assert "AUTHORS still holds the placeholder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        make_submission.main(["--out", str(tmp_path / "hw5.zip")])
+    assert "AUTHORS" in str(refused.value) and "--draft" in str(refused.value)
+    assert written == []
+    make_submission.main(["--draft", "--out", str(tmp_path / "draft.zip")])
+    assert written == [str(tmp_path / "draft.zip")]
+    assert "DRAFT" in capsys.readouterr().err
     (tmp_path / "AUTHORS").write_text("Ada Lovelace\n")
     make_submission.main(["--out", str(tmp_path / "hw5.zip")])
-    assert "placeholder" not in capsys.readouterr().err
+    assert written[-1] == str(tmp_path / "hw5.zip")
+    assert "DRAFT" not in capsys.readouterr().err
+
+
+def test_a_draft_is_named_as_one_by_default(monkeypatch, tmp_path):
+    written = []
+    monkeypatch.setattr(make_submission, "write_zip",
+                        lambda out, root: (written.append(out), open(out, "wb").close(), [])[2])
+    monkeypatch.setattr(make_submission, "ROOT", str(tmp_path))
+    monkeypatch.setattr(make_submission.authors, "AUTHORS_FILE", str(tmp_path / "AUTHORS"))
+    (tmp_path / "AUTHORS").write_text(make_submission.authors.PLACEHOLDER + "\n")
+    make_submission.main(["--draft"])
+    assert written == [os.path.join(str(tmp_path), "hw5_draft.zip")]
 
 
 def test_a_plain_folder_without_git_is_packed_too(repo, tmp_path, monkeypatch, capsys):
@@ -111,7 +129,7 @@ def test_a_plain_folder_without_git_is_packed_too(repo, tmp_path, monkeypatch, c
         ".venv/", "build/", "checkpoints/", "datasets/", "im2col_cython.c",
         "im2col_cython.cpython-311-x86_64-linux-gnu.so", "runs/", "writeup/build/"]
     monkeypatch.setattr(make_submission, "ROOT", str(folder))
-    make_submission.main(["--out", str(tmp_path / "hw5.zip")])
+    make_submission.main(["--draft", "--out", str(tmp_path / "hw5.zip")])
     out = capsys.readouterr().out
     assert "from the folder" in out and "left out" in out and ".venv/" in out
     assert "layers.py" in out and "notes.txt" in out                  # what it packed
