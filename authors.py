@@ -3,7 +3,7 @@
 AUTHORS holds one name per line; blank lines and lines starting with '#' are
 ignored. The writeup's author line (`make writeup`) and the notebooks' title
 cells (stamped when run_notebooks.py exports them) come from it, and
-`make submission` warns while it still holds the placeholder.
+`make submission` refuses to run while it still holds the placeholder (`make draft` does not).
 
     python authors.py --tex writeup/generated/authors.tex
 """
