@@ -181,3 +181,14 @@ def floor_pool_geometry(x_shape, pool_param):
     H, W = x_shape[2:]
     require(H >= ph and W >= pw, f"the {ph}x{pw} pool window does not fit in x's {H}x{W} images")
     return ph, pw, stride, (H - ph) // stride + 1, (W - pw) // stride + 1
+
+
+def unit_interval(name, value, closed=False):
+    """value as a float; ValueError unless it is a real number in [0, 1) ([0, 1] if closed).
+
+    For probabilities, slopes and decay rates: at 1 a moving average never moves.
+    """
+    inside = _real_number(value) and 0 <= value and (value <= 1 if closed else value < 1)
+    require(inside,
+            f"{name} must be a number in [0, {'1]' if closed else '1)'}, got {value!r}")
+    return float(value)
