@@ -192,3 +192,13 @@ def unit_interval(name, value, closed=False):
     require(inside,
             f"{name} must be a number in [0, {'1]' if closed else '1)'}, got {value!r}")
     return float(value)
+
+
+def check_examples(X, example_shape, y=None):
+    """ValueError unless X is a batch (m, *example_shape) of m >= 1 examples and y, when
+    given, holds one label per example (check_batch): a model's input against its input_dim."""
+    example_shape = tuple(example_shape)
+    require(np.ndim(X) == 1 + len(example_shape) and np.shape(X)[1:] == example_shape,
+            f"shape mismatch: X must be (m, *input_dim) = "
+            f"(m, {', '.join(map(str, example_shape))}), got {np.shape(X)}")
+    check_batch(X, y)
