@@ -1,4 +1,4 @@
-"""Build the im2col_cython extension in place:
+"""Build the im2col_cython and nhwc_cython extensions in place:
 
     python setup.py build_ext --inplace        (or: make build)
 
@@ -13,12 +13,16 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-extension = Extension(
-    "im2col_cython",
-    ["im2col_cython.pyx"],
-    include_dirs=[np.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    extra_compile_args=[] if os.name == "nt" else ["-O3"],
-)
+extensions = [
+    Extension(
+        name,
+        [name + ".pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=[] if os.name == "nt" else ["-O3"],
+    )
+    for name in ("im2col_cython",     # fast_layers.py (NCHW)
+                 "nhwc_cython")       # fast_nhwc.py (channels-last)
+]
 
-setup(ext_modules=cythonize([extension], language_level=3))
+setup(ext_modules=cythonize(extensions, language_level=3))

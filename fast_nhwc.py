@@ -1,0 +1,361 @@
+"""A channels-last (NHWC) engine: convolution, max pool and fused batch norm + activation.
+
+Images are (m, H, W, C), C-contiguous: a pixel's channels are one contiguous run,
+so im2col is a few memcpys per output pixel and a convolution's matrix product
+writes its output already in NHWC order; no layer ever transposes.
+
+    conv:   cols = im2col(x) (n*P, K), K = HH*WW*C, chunk by chunk of n images
+            out  = cols @ w,   w = theta.transpose(2, 3, 1, 0).reshape(K, F)
+            dw   = sum over chunks of cols^T @ dout_2d,  dx = col2im(dout_2d @ w^T)
+    pool + batch norm + activation, fused into two passes forward and two backward:
+            forward:  [max pool and per-channel sums] then [act(x * scale + shift)]
+            backward: [per-channel sums of g and g*(x - mean)] then [dx, routed
+                      through the max pool in the same pass]
+
+Mapping of convnet.WhitenedConvNet's layers (the weights keep the course layout):
+
+    X (m, 3, 32, 32)      -> x = np.ascontiguousarray(X.transpose(0, 2, 3, 1))  (once)
+    whitening conv - relu -> conv_forward_nhwc(x, whiten, None, {'stride': 1, 'pad': 0}),
+                             then layers.relu_forward (ReLU does not care about layout)
+    conv l (odd: pooled)  -> conv_forward_nhwc(h, theta_l, None, SAME_3x3), then
+                             pool_bn_act_forward(h, gamma_l, beta_l, bn_param_l, POOL_PARAM)
+    conv l (even)         -> conv_forward_nhwc(h, theta_l, None, SAME_3x3), then
+                             pool_bn_act_forward(h, gamma_l, beta_l, bn_param_l)
+    global max pool       -> max_pool_floor_forward_nhwc(h, {'pool_height': 3,
+                             'pool_width': 3, 'stride': 3}) then .reshape(m, C)
+    backward              -> the *_backward functions in reverse order; the first
+                             conv_backward_nhwc(..., compute_dx=False).
+
+theta0=None means no bias (batch norm follows every conv of the net); dtheta0 is
+still returned. The loops are the compiled nhwc_cython extension (built by
+setup.py); this module needs it. They are serial and release the GIL; BLAS does
+the products on however many threads threadpoolctl allows.
+"""
+import numpy as np
+
+from validate import (check_keys, conv_geometry, floor_pool_geometry, require, require_float,
+                      require_shape)
+
+try:
+    import nhwc_cython as _ext
+    _IMPORT_ERROR = None
+except (ImportError, ValueError) as error:   # the engine has no pure-NumPy fallback
+    _ext, _IMPORT_ERROR = None, error
+
+# Bytes of cols per chunk: the chunk's cols and its product stay in L2/L3 between
+# im2col and the GEMM that reads them (benchmarks/bench_nhwc.py measures the choice).
+CHUNK_BYTES = 1 << 20
+ACTIVATIONS = {None: 0, "relu": 1, "gelu": 2}
+BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
+
+
+def _extension():
+    require(_ext is not None, f"the nhwc_cython extension is not available ({_IMPORT_ERROR}); "
+            "build it with `python setup.py build_ext --inplace`")
+    return _ext
+
+
+def _require_images(name, x, dtype=None):
+    """ValueError unless x is a 4-d C-contiguous float ndarray (of dtype, when given)."""
+    require_float(name, x)
+    require(x.ndim == 4, f"{name} must be 4-d channels-last images (m, H, W, C), got shape {x.shape}")
+    require(x.flags.c_contiguous, f"{name} must be C-contiguous (np.ascontiguousarray), got strides {x.strides}")
+    if dtype is not None:
+        require(x.dtype == dtype, f"dtype mismatch: {name} must be {dtype} like the forward input, got {x.dtype}")
+
+
+def _require_dout(dout, shape, dtype, layer):
+    """The compiled loops trust shapes: dout must be the forward output's shape and dtype."""
+    require_float("dout", dout)
+    require(np.shape(dout) == tuple(shape),
+            f"shape mismatch: dout of {layer} must have the forward output's shape "
+            f"{tuple(shape)}, got {np.shape(dout)}")
+    return np.ascontiguousarray(dout, dtype=dtype)
+
+
+def _unpack(cache, count, layer):
+    require(isinstance(cache, tuple) and len(cache) == count,
+            f"cache must be the {count}-tuple returned by {layer}, got "
+            f"{type(cache).__name__} of length {len(cache) if isinstance(cache, tuple) else '-'}")
+    return cache
+
+
+# -------------------------------------------------------------- convolution
+
+def _conv_setup(x, theta, conv_param):
+    """Validate; return (w (K, F) in x's dtype, (HH, WW, pad, stride), H_out, W_out)."""
+    _require_images("x", x)
+    require_float("theta", theta)
+    m, H, W, C = x.shape
+    stride, pad, H_out, W_out = conv_geometry((m, C, H, W), theta.shape, conv_param)
+    F, _, HH, WW = theta.shape
+    w = np.ascontiguousarray(theta.transpose(2, 3, 1, 0).reshape(HH * WW * C, F), dtype=x.dtype)
+    return w, (HH, WW, pad, stride), H_out, W_out
+
+
+def _chunks(m, rows_per_image, K, itemsize):
+    """Ranges a:b of whole images whose cols take about CHUNK_BYTES."""
+    step = max(1, CHUNK_BYTES // max(1, rows_per_image * K * itemsize))
+    return [(a, min(m, a + step)) for a in range(0, m, step)]
+
+
+def conv_forward_nhwc(x, theta, theta0, conv_param):
+    """Convolution of channels-last images, equal to layers.conv_forward_naive in NHWC.
+
+    x:      (m, H, W, C) float32/float64, C-contiguous
+    theta:  (F, C, HH, WW) filters (the course layout); theta0: (F,) biases or None
+    conv_param: {'stride': S, 'pad': P}
+    out[n, i, j, f] = sum_{a,b,c} xpad[n, i*S + a, j*S + b, c] * theta[f, c, a, b] + theta0[f]
+    Returns (out, cache): out (m, H_out, W_out, F) in x's dtype.
+    """
+    w, field, H_out, W_out = _conv_setup(x, theta, conv_param)
+    F, P = theta.shape[0], H_out * W_out
+    if theta0 is not None:
+        require_shape("theta0", theta0, (F,))
+        require_float("theta0", theta0)
+        bias = theta0.astype(x.dtype)
+    ext = _extension()
+    m, K = x.shape[0], w.shape[0]
+    out = np.empty((m, H_out, W_out, F), dtype=x.dtype)
+    out_2d = out.reshape(m * P, F)
+    chunks = _chunks(m, P, K, x.itemsize)
+    buffer = np.empty(((chunks[0][1] - chunks[0][0]) * P, K), dtype=x.dtype) if m else None
+    for a, b in chunks:
+        cols = buffer[:(b - a) * P]
+        ext.im2col_nhwc(x[a:b], cols, *field)
+        product = out_2d[a * P:b * P]
+        np.matmul(cols, w, out=product)
+        if theta0 is not None:
+            product += bias               # while the chunk is still in cache
+    return out, (x, theta, conv_param)
+
+
+def conv_backward_nhwc(dout, cache, compute_dx=True):
+    """Backward pass of conv_forward_nhwc: returns dx (m, H, W, C), dtheta (F, C, HH, WW), dtheta0 (F,).
+
+    dout: (m, H_out, W_out, F). Per chunk of images, cols is rebuilt (cheaper than
+    keeping K/C times x alive between the passes), then
+    dw += cols^T @ dout_2d and dx_chunk = col2im(dout_2d @ w^T). With
+    compute_dx=False dx is None (a net's first layer needs no dx).
+    """
+    x, theta, conv_param = _unpack(cache, 3, "conv_forward_nhwc")
+    w, field, H_out, W_out = _conv_setup(x, theta, conv_param)
+    m, K, F, P = x.shape[0], w.shape[0], theta.shape[0], H_out * W_out
+    dout_2d = _require_dout(dout, (m, H_out, W_out, F), x.dtype, "conv_forward_nhwc").reshape(m * P, F)
+    ext = _extension()
+    dw = np.zeros((K, F), dtype=x.dtype)
+    dtheta0 = np.zeros(F, dtype=np.float64)
+    dx = np.empty_like(x) if compute_dx else None
+    chunks = _chunks(m, P, K, x.itemsize)
+    rows = (chunks[0][1] - chunks[0][0]) * P if m else 0
+    buffer, partial = np.empty((rows, K), dtype=x.dtype), np.empty((K, F), dtype=x.dtype)
+    dcols_buffer = np.empty((rows, K), dtype=x.dtype) if compute_dx else None
+    for a, b in chunks:
+        d = dout_2d[a * P:b * P]
+        cols = buffer[:(b - a) * P]
+        ext.im2col_nhwc(x[a:b], cols, *field)
+        np.matmul(cols.T, d, out=partial)
+        dw += partial
+        dtheta0 += d.sum(axis=0, dtype=np.float64)
+        if compute_dx:
+            dcols = dcols_buffer[:(b - a) * P]
+            np.matmul(d, w.T, out=dcols)
+            ext.col2im_nhwc(dcols, dx[a:b], *field)
+    HH, WW = field[:2]
+    dtheta = dw.reshape(HH, WW, theta.shape[1], F).transpose(3, 2, 0, 1)
+    return dx, np.ascontiguousarray(dtheta, dtype=theta.dtype), dtheta0.astype(theta.dtype)
+
+
+# -------------------------------------------------------------- max pooling
+
+def _pool_setup(x_shape, pool_param):
+    """Validate a floor-mode pool of NHWC images; return (ph, pw, stride, H_out, W_out)."""
+    m, H, W, C = x_shape
+    ph, pw, stride, H_out, W_out = floor_pool_geometry((m, C, H, W), pool_param)
+    require(ph * pw <= 255, f"pool window pool_height*pool_width = {ph * pw} must be at most 255 "
+            "(the argmax is stored in one byte)")
+    return ph, pw, stride, H_out, W_out
+
+
+def _pool(x, pool_param, shift=None):
+    """(out, argmax, sums, sumsq): the max pool of x and, given shift (C,), the float64
+    per-channel sums of (out - shift) and (out - shift)^2."""
+    _require_images("x", x)
+    ph, pw, stride, H_out, W_out = _pool_setup(x.shape, pool_param)
+    m, C = x.shape[0], x.shape[3]
+    out = np.empty((m, H_out, W_out, C), dtype=x.dtype)
+    argmax = np.empty(out.shape, dtype=np.uint8)
+    sums, sumsq = np.zeros(C), np.zeros(C)
+    with_stats = shift is not None
+    _extension().max_pool_stats_nhwc(x, out, argmax, shift if with_stats else sums, sums, sumsq,
+                                     ph, pw, stride, with_stats)
+    return out, argmax, sums, sumsq
+
+
+def max_pool_floor_forward_nhwc(x, pool_param):
+    """Floor-mode max pool of channels-last images (windows that do not fit are dropped).
+
+    x: (m, H, W, C); pool_param {'pool_height', 'pool_width', 'stride'}.
+    out[n, i, j, c] = max_{a,b} x[n, i*S + a, j*S + b, c], shape (m, H_out, W_out, C) with
+    H_out = (H - pool_height) // S + 1. The cache keeps one byte per output (the
+    window offset of the first maximum), not x. Returns (out, cache).
+    """
+    out, argmax, _, _ = _pool(x, pool_param)
+    return out, (argmax, x.shape, x.dtype, pool_param)
+
+
+def _check_argmax(argmax, shape):
+    require(isinstance(argmax, np.ndarray) and argmax.dtype == np.uint8 and argmax.flags.c_contiguous,
+            f"cache's argmax must be a C-contiguous uint8 array, got {type(argmax).__name__} "
+            f"{getattr(argmax, 'dtype', '')}")
+    require_shape("cache's argmax (pool output)", argmax, shape)
+
+
+def _pool_dx_shape(x_shape, pool_param, out_shape):
+    """The pool geometry of a cache, checked against its own pool output shape."""
+    require(isinstance(x_shape, tuple) and len(x_shape) == 4,
+            f"cache's x shape must be a 4-tuple, got {x_shape!r}")
+    ph, pw, stride, H_out, W_out = _pool_setup(x_shape, pool_param)
+    require((x_shape[0], H_out, W_out, x_shape[3]) == tuple(out_shape),
+            f"shape mismatch: a {ph}x{pw} pool of stride {stride} maps {x_shape} to "
+            f"{(x_shape[0], H_out, W_out, x_shape[3])}, but the cache holds a pool output of {tuple(out_shape)}")
+    return ph, pw, stride
+
+
+def _routed(bad):
+    require(bad == 0, f"corrupt cache: {bad} argmax entries lie outside their pool window")
+
+
+def max_pool_floor_backward_nhwc(dout, cache):
+    """dx (m, H, W, C) of max_pool_floor_forward_nhwc: each window's dout goes to its first
+    maximum; zero where no window reached."""
+    argmax, x_shape, dtype, pool_param = _unpack(cache, 4, "max_pool_floor_forward_nhwc")
+    _check_argmax(argmax, np.shape(argmax))
+    ph, pw, stride = _pool_dx_shape(x_shape, pool_param, argmax.shape)
+    dout = _require_dout(dout, argmax.shape, dtype, "max_pool_floor_forward_nhwc")
+    dx = np.empty(x_shape, dtype=dtype)
+    _routed(_extension().max_pool_backward_nhwc(dout, argmax, dx, ph, pw, stride))
+    return dx
+
+
+# ------------------------------------------ pool + batch norm + activation
+
+def _bn_settings(x, gamma, beta, bn_param, activation):
+    check_keys("bn_param", bn_param, BN_KEYS)
+    mode = bn_param.get("mode")
+    require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    require(activation in ACTIVATIONS,
+            f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+    C = x.shape[3]
+    for name, value in (("gamma", gamma), ("beta", beta)):
+        require_float(name, value)
+        require(np.shape(value) == (C,), f"shape mismatch: {name} must be ({C},), one per "
+                f"channel of x {x.shape}, got {np.shape(value)}")
+    momentum = bn_param.get("momentum", 0.9)
+    require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
+    return mode, float(bn_param.get("eps", 1e-5)), momentum
+
+
+def pool_bn_act_forward(x, gamma, beta, bn_param, pool_param=None, activation="relu"):
+    """act(batchnorm(maxpool(x))) of channels-last images in two passes over memory.
+
+    x: (m, H, W, C); gamma, beta: (C,); bn_param as in layers.spatial_batchnorm_forward
+    (mode, eps, momentum, running_mean, running_var; running stats updated in train mode);
+    pool_param: a floor-mode max pool, or None for no pool; activation 'relu', 'gelu'
+    (tanh form) or None.
+    With p = maxpool(x) (or x), per channel over m*H_out*W_out values:
+      mean, var = the batch's (train) or the running ones (test),
+      out = act(p * scale + shift), scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+    Pass 1 pools and sums (p - s) and (p - s)^2 in float64 (s: p's first pixel, which keeps the
+    variance from cancelling when |mean| >> std); pass 2 normalizes and activates.
+    Returns (out, cache); out (m, H_out, W_out, C).
+    """
+    _require_images("x", x)
+    mode, eps, momentum = _bn_settings(x, gamma, beta, bn_param, activation)
+    ext, C = _extension(), x.shape[3]
+    shift0 = x.reshape(-1, C)[0].astype(np.float64) if x.size else np.zeros(C)
+    if pool_param is None:
+        p, argmax = x, None
+        sums, sumsq = np.zeros(C), np.zeros(C)
+        if mode == "train":
+            ext.channel_stats_nhwc(x.reshape(-1, C), shift0, sums, sumsq)
+    else:
+        p, argmax, sums, sumsq = _pool(x, pool_param, shift0 if mode == "train" else None)
+    count = p.size // C
+    if mode == "train":
+        require(count > 0, f"x must hold at least one pixel per channel for batch statistics, got {x.shape}")
+        mean = shift0 + sums / count
+        var = np.maximum(sumsq / count - (sums / count) ** 2, 0)
+        for name, batch in (("running_mean", mean), ("running_var", var)):
+            running = bn_param.get(name, np.zeros(C) if name == "running_mean" else np.ones(C))
+            bn_param[name] = (momentum * running + (1 - momentum) * batch).astype(x.dtype)
+    else:
+        mean = np.asarray(bn_param.get("running_mean", np.zeros(C)), dtype=np.float64)
+        var = np.asarray(bn_param.get("running_var", np.ones(C)), dtype=np.float64)
+    inv_std = 1 / np.sqrt(var + eps)
+    scale = (gamma * inv_std).astype(x.dtype)
+    shift = (beta - mean * gamma * inv_std).astype(x.dtype)
+    out = np.empty_like(p)
+    ext.bn_act_forward_nhwc(p.reshape(-1, C), out.reshape(-1, C), scale, shift, ACTIVATIONS[activation])
+    stats = (mean.astype(x.dtype), inv_std.astype(x.dtype), scale, shift)
+    return out, (p, argmax, x.shape, pool_param, np.asarray(gamma), stats, activation, mode)
+
+
+def _check_bn_cache(cache):
+    """Unpack and check a pool_bn_act_forward cache against itself (another call's parts,
+    or a cache edited by hand, raise ValueError here instead of reaching the loops)."""
+    p, argmax, x_shape, pool_param, gamma, stats, activation, mode = _unpack(cache, 8, "pool_bn_act_forward")
+    _require_images("cache's pooled x", p)
+    C = p.shape[3]
+    require(activation in ACTIVATIONS and mode in ("train", "test"),
+            f"cache's activation / mode are not valid: {activation!r}, {mode!r}")
+    require(isinstance(stats, tuple) and len(stats) == 4, "cache's statistics must be a 4-tuple")
+    for name, value in zip(("gamma", "mean", "inv_std", "scale", "shift"), (gamma,) + stats):
+        require_float(f"cache's {name}", value)
+        require_shape(f"cache's {name} (one per channel of the pooled x {p.shape})", value, (C,))
+    stats = tuple(np.ascontiguousarray(s, dtype=p.dtype) for s in stats)
+    if argmax is None:
+        require(tuple(x_shape) == p.shape, f"shape mismatch: cache's x shape {x_shape} differs from its "
+                f"unpooled x {p.shape}")
+    else:
+        _check_argmax(argmax, p.shape)
+        _pool_dx_shape(x_shape, pool_param, p.shape)
+    return p, argmax, x_shape, pool_param, gamma, stats, activation, mode
+
+
+def pool_bn_act_backward(dout, cache):
+    """Backward pass of pool_bn_act_forward: returns dx (m, H, W, C), dgamma (C,), dbeta (C,).
+
+    With z = p * scale + shift, g = dout * act'(z) and xhat = (p - mean) * inv_std:
+      dbeta = sum g,  dgamma = sum g * xhat,
+      dp = gamma * inv_std * (g - dbeta / N - xhat * dgamma / N)   (train; N = m*H_out*W_out)
+      dp = gamma * inv_std * g                                      (test)
+    dp is A*g + B*p + C' per channel: pass 1 sums, pass 2 writes dp, routed to each
+    pool window's maximum in the same pass.
+    """
+    p, argmax, x_shape, pool_param, gamma, stats, activation, mode = _check_bn_cache(cache)
+    mean, inv_std, scale, shift = stats
+    dout = _require_dout(dout, p.shape, p.dtype, "pool_bn_act_forward")
+    ext, C, act = _extension(), p.shape[3], ACTIVATIONS[activation]
+    sum_g, sum_gx = np.zeros(C), np.zeros(C)
+    ext.bn_act_backward_sums_nhwc(dout.reshape(-1, C), p.reshape(-1, C), scale, shift, act, mean,
+                                  sum_g, sum_gx)
+    inv = inv_std.astype(np.float64)
+    dbeta, dgamma = sum_g, sum_gx * inv
+    A = gamma.astype(np.float64) * inv
+    if mode == "train":
+        count = p.size // C
+        B = -A * inv * dgamma / count
+        C_ = -A * dbeta / count - B * mean
+    else:
+        B, C_ = np.zeros(C), np.zeros(C)
+    A, B, C_ = (v.astype(p.dtype) for v in (A, B, C_))
+    dx = np.empty(x_shape, dtype=p.dtype)
+    if argmax is None:
+        ext.bn_act_backward_nhwc(dout.reshape(-1, C), p.reshape(-1, C), scale, shift, act, A, B, C_,
+                                 dx.reshape(-1, C))
+    else:
+        ph, pw, stride = _pool_dx_shape(x_shape, pool_param, p.shape)
+        _routed(ext.bn_act_pool_backward_nhwc(dout, p, argmax, scale, shift, act, A, B, C_, dx,
+                                              ph, pw, stride))
+    return dx, dgamma.astype(gamma.dtype), dbeta.astype(gamma.dtype)

@@ -1,0 +1,322 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Loops behind fast_nhwc: channels-last (NHWC) im2col / col2im and fused elementwise passes.
+
+Layout: images are (N, H, W, C), C-contiguous, so a pixel's C channels are one
+contiguous run. The column matrix of a convolution is
+
+    cols[(n*H_out + i)*W_out + j, (a*WW + b)*C + c] = xpad[n, i*S + a, j*S + b, c]
+
+(N*P, K) with P = H_out*W_out, K = HH*WW*C: one row per output pixel, so
+cols @ w (K, F) is already the NHWC output. For a fixed kernel row a, the
+kernel columns b that land inside x read consecutive pixels, i.e. ONE
+contiguous run of (count*C) values: im2col is HH memcpys per output pixel.
+
+Every function takes float32 or float64 (the `floating` fused type). Callers
+(fast_nhwc.py) validate shapes, dtypes and contiguity first: bounds checks are
+off here. The loops release the GIL and are serial (BLAS holds the threads).
+Per-channel reductions accumulate in float64.
+"""
+from cython cimport floating
+from libc.math cimport tanh, sqrt
+from libc.string cimport memcpy, memset
+
+# Activations after batch norm (fast_nhwc.ACTIVATIONS maps names to these codes).
+cdef enum:
+    ACT_NONE = 0
+    ACT_RELU = 1
+    ACT_GELU = 2
+# GELU, tanh form: gelu(z) = z/2 * (1 + tanh(K0 * (z + K1 * z^3)))
+cdef double K0 = 0.7978845608028654     # sqrt(2 / pi)
+cdef double K1 = 0.044715
+
+
+cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
+    """Smallest j >= 0 with j*stride + offset >= 0."""
+    if offset >= 0:
+        return 0
+    return (-offset + stride - 1) // stride
+
+
+cdef inline Py_ssize_t _clip(Py_ssize_t v, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    return lo if v < lo else (hi if v > hi else v)
+
+
+def im2col_nhwc(const floating[:, :, :, ::1] x, floating[:, ::1] cols, int field_height,
+                int field_width, int padding, int stride):
+    """Fill cols (N*P, HH*WW*C) from x (N, H, W, C); zero where the window hangs over the pad."""
+    cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
+    cdef Py_ssize_t HH = field_height, WW = field_width, S = stride, pad = padding
+    cdef Py_ssize_t H_out = (H + 2 * pad - HH) // S + 1
+    cdef Py_ssize_t W_out = (W + 2 * pad - WW) // S + 1
+    cdef Py_ssize_t n, i, j, a, h, w0, b_lo, b_hi, k, row = 0
+    cdef size_t item = sizeof(floating)
+    cdef floating* dst
+    cdef const floating* src
+    with nogil:
+        for n in range(N):
+            for i in range(H_out):
+                for j in range(W_out):
+                    w0 = j * S - pad                  # input column of kernel column b = 0
+                    b_lo = _clip(-w0, 0, WW)          # kernel columns inside x: b_lo:b_hi
+                    b_hi = _clip(W - w0, b_lo, WW)
+                    for a in range(HH):
+                        dst = &cols[row, a * WW * C]
+                        h = i * S + a - pad
+                        if h < 0 or h >= H:
+                            memset(dst, 0, WW * C * item)
+                            continue
+                        if b_lo > 0:
+                            memset(dst, 0, b_lo * C * item)
+                        if b_hi > b_lo:
+                            src = &x[n, h, w0 + b_lo, 0]
+                            if C <= 8:                # tiny runs: a loop beats a memcpy call
+                                for k in range((b_hi - b_lo) * C):
+                                    dst[b_lo * C + k] = src[k]
+                            else:
+                                memcpy(dst + b_lo * C, src,
+                                       (b_hi - b_lo) * C * item)
+                        if b_hi < WW:
+                            memset(dst + b_hi * C, 0, (WW - b_hi) * C * item)
+                    row += 1
+
+
+def col2im_nhwc(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, int field_height,
+                int field_width, int padding, int stride):
+    """Adjoint of im2col_nhwc: dx (N, H, W, C) = sum of each cols row over its window.
+
+    dx is overwritten (zeroed first); overlapping windows add up.
+    """
+    cdef Py_ssize_t N = dx.shape[0], H = dx.shape[1], W = dx.shape[2], C = dx.shape[3]
+    cdef Py_ssize_t HH = field_height, WW = field_width, S = stride, pad = padding
+    cdef Py_ssize_t H_out = (H + 2 * pad - HH) // S + 1
+    cdef Py_ssize_t W_out = (W + 2 * pad - WW) // S + 1
+    cdef Py_ssize_t n, i, j, a, h, w0, b_lo, b_hi, k, L, row = 0
+    cdef floating* dst
+    cdef const floating* src
+    with nogil:
+        if N > 0:
+            memset(&dx[0, 0, 0, 0], 0, N * H * W * C * sizeof(floating))
+        for n in range(N):
+            for i in range(H_out):
+                for j in range(W_out):
+                    w0 = j * S - pad
+                    b_lo = _clip(-w0, 0, WW)
+                    b_hi = _clip(W - w0, b_lo, WW)
+                    L = (b_hi - b_lo) * C
+                    for a in range(HH):
+                        h = i * S + a - pad
+                        if h < 0 or h >= H or L == 0:
+                            continue
+                        src = &cols[row, (a * WW + b_lo) * C]
+                        dst = &dx[n, h, w0 + b_lo, 0]
+                        for k in range(L):
+                            dst[k] += src[k]
+                    row += 1
+
+
+cdef inline void _add_stats(const floating* v, const double* shift, double* sums,
+                            double* sumsq, Py_ssize_t C) noexcept nogil:
+    """sums += v - shift, sumsq += (v - shift)^2, channel by channel."""
+    cdef Py_ssize_t c
+    cdef double d
+    for c in range(C):
+        d = <double>v[c] - shift[c]
+        sums[c] += d
+        sumsq[c] += d * d
+
+
+def max_pool_stats_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                        unsigned char[:, :, :, ::1] argmax, double[::1] shift, double[::1] sums,
+                        double[::1] sumsq, int pool_height, int pool_width, int stride,
+                        bint with_stats):
+    """Floor-mode max pool of x (N, H, W, C) into out (N, H_out, W_out, C), one pass.
+
+    argmax[n, i, j, c] = a*pool_width + b of the window's first maximum (row-major;
+    a NaN counts as a maximum, as in np.argmax). With with_stats, also adds each
+    channel's sum and sum of squares of (out - shift) to sums, sumsq (float64).
+    """
+    cdef Py_ssize_t N = out.shape[0], H_out = out.shape[1], W_out = out.shape[2]
+    cdef Py_ssize_t C = out.shape[3], PH = pool_height, PW = pool_width, S = stride
+    cdef Py_ssize_t n, i, j, a, b, c
+    cdef unsigned char k
+    cdef floating v, cur
+    cdef floating* o
+    cdef const floating* src
+    cdef unsigned char* arg
+    with nogil:
+        for n in range(N):
+            for i in range(H_out):
+                for j in range(W_out):
+                    o = &out[n, i, j, 0]
+                    arg = &argmax[n, i, j, 0]
+                    src = &x[n, i * S, j * S, 0]
+                    for c in range(C):
+                        o[c] = src[c]
+                        arg[c] = 0
+                    for a in range(PH):
+                        for b in range(PW):
+                            if a == 0 and b == 0:
+                                continue
+                            k = <unsigned char>(a * PW + b)
+                            src = &x[n, i * S + a, j * S + b, 0]
+                            for c in range(C):
+                                v = src[c]
+                                cur = o[c]
+                                if v > cur or (v != v and cur == cur):
+                                    o[c] = v
+                                    arg[c] = k
+                    if with_stats:
+                        _add_stats(o, &shift[0], &sums[0], &sumsq[0], C)
+
+
+def channel_stats_nhwc(const floating[:, ::1] x, double[::1] shift, double[::1] sums,
+                       double[::1] sumsq):
+    """Add each channel's sum and sum of squares of (x - shift) to sums, sumsq; x is (rows, C)."""
+    cdef Py_ssize_t r, C = x.shape[1]
+    with nogil:
+        for r in range(x.shape[0]):
+            _add_stats(&x[r, 0], &shift[0], &sums[0], &sumsq[0], C)
+
+
+cdef inline floating _act(floating z, int act) noexcept nogil:
+    if act == ACT_RELU:
+        return z if z > 0 else 0
+    if act == ACT_GELU:
+        return <floating>(0.5 * z * (1.0 + tanh(K0 * (z + K1 * z * z * z))))
+    return z
+
+
+cdef inline floating _act_grad(floating z, int act) noexcept nogil:
+    """d act(z) / dz (ReLU: 1 for z > 0, else 0)."""
+    cdef double t
+    if act == ACT_RELU:
+        return 1 if z > 0 else 0
+    if act == ACT_GELU:
+        t = tanh(K0 * (z + K1 * z * z * z))
+        return <floating>(0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * K0 * (1.0 + 3.0 * K1 * z * z))
+    return 1
+
+
+def bn_act_forward_nhwc(const floating[:, ::1] x, floating[:, ::1] out, const floating[::1] scale,
+                        const floating[::1] shift, int act):
+    """out = act(x * scale + shift), scale and shift per channel; x, out (rows, C)."""
+    cdef Py_ssize_t r, c, C = x.shape[1]
+    cdef const floating* xr
+    cdef floating* o
+    with nogil:
+        for r in range(x.shape[0]):
+            xr = &x[r, 0]
+            o = &out[r, 0]
+            if act == ACT_RELU:               # branch-free inner loop: vectorises
+                for c in range(C):
+                    o[c] = xr[c] * scale[c] + shift[c]
+                    o[c] = o[c] if o[c] > 0 else 0
+            else:
+                for c in range(C):
+                    o[c] = _act(xr[c] * scale[c] + shift[c], act)
+
+
+def bn_act_backward_sums_nhwc(const floating[:, ::1] dout, const floating[:, ::1] x,
+                              const floating[::1] scale, const floating[::1] shift, int act,
+                              const floating[::1] mean, double[::1] sum_g, double[::1] sum_gx):
+    """g = dout * act'(x*scale + shift); add sum(g) and sum(g * (x - mean)) per channel.
+
+    The activation's mask is recomputed from x, so its output need not be kept.
+    """
+    cdef Py_ssize_t r, c, C = x.shape[1]
+    cdef floating g, z
+    with nogil:
+        for r in range(x.shape[0]):
+            for c in range(C):
+                z = x[r, c] * scale[c] + shift[c]
+                if act == ACT_RELU:
+                    g = dout[r, c] if z > 0 else 0
+                else:
+                    g = dout[r, c] * _act_grad(z, act)
+                sum_g[c] += g
+                sum_gx[c] += <double>g * (x[r, c] - mean[c])
+
+
+cdef inline floating _bn_dx(floating d, floating xv, floating sc, floating sh, floating A,
+                            floating B, floating Cc, int act) noexcept nogil:
+    """A*g + B*x + Cc with g = d * act'(x*sc + sh): batch norm's dx is affine in (g, x)."""
+    cdef floating z = xv * sc + sh
+    cdef floating g
+    if act == ACT_RELU:
+        g = d if z > 0 else 0
+    else:
+        g = d * _act_grad(z, act)
+    return A * g + B * xv + Cc
+
+
+def bn_act_backward_nhwc(const floating[:, ::1] dout, const floating[:, ::1] x,
+                         const floating[::1] scale, const floating[::1] shift, int act,
+                         const floating[::1] A, const floating[::1] B, const floating[::1] Cc,
+                         floating[:, ::1] dx):
+    """dx = A*g + B*x + Cc per channel, g = dout * act'(x*scale + shift); all (rows, C)."""
+    cdef Py_ssize_t r, c, C = x.shape[1]
+    with nogil:
+        for r in range(x.shape[0]):
+            for c in range(C):
+                dx[r, c] = _bn_dx(dout[r, c], x[r, c], scale[c], shift[c], A[c], B[c], Cc[c], act)
+
+
+def bn_act_pool_backward_nhwc(const floating[:, :, :, ::1] dout, const floating[:, :, :, ::1] x,
+                              const unsigned char[:, :, :, ::1] argmax,
+                              const floating[::1] scale, const floating[::1] shift, int act,
+                              const floating[::1] A, const floating[::1] B,
+                              const floating[::1] Cc, floating[:, :, :, ::1] dpool_in,
+                              int pool_height, int pool_width, int stride):
+    """The batch norm dx of bn_act_backward_nhwc, routed through the max pool in the same pass.
+
+    dout, x, argmax: (N, H_out, W_out, C) (x the pool's output); dpool_in (N, H, W, C),
+    overwritten: each window's dx goes to its argmax position, zero elsewhere.
+    Returns the number of argmax entries outside the window (0 unless corrupted;
+    those are skipped).
+    """
+    cdef Py_ssize_t N = x.shape[0], H_out = x.shape[1], W_out = x.shape[2], C = x.shape[3]
+    cdef Py_ssize_t H = dpool_in.shape[1], W = dpool_in.shape[2]
+    cdef Py_ssize_t PW = pool_width, S = stride, n, i, j, c, k, window = pool_height * pool_width
+    cdef Py_ssize_t bad = 0
+    cdef floating v
+    with nogil:
+        if N > 0:
+            memset(&dpool_in[0, 0, 0, 0], 0, N * H * W * C * sizeof(floating))
+        for n in range(N):
+            for i in range(H_out):
+                for j in range(W_out):
+                    for c in range(C):
+                        k = argmax[n, i, j, c]
+                        if k >= window:
+                            bad += 1
+                            continue
+                        v = _bn_dx(dout[n, i, j, c], x[n, i, j, c], scale[c], shift[c],
+                                   A[c], B[c], Cc[c], act)
+                        dpool_in[n, i * S + k // PW, j * S + k % PW, c] += v
+    return bad
+
+
+def max_pool_backward_nhwc(const floating[:, :, :, ::1] dout,
+                           const unsigned char[:, :, :, ::1] argmax,
+                           floating[:, :, :, ::1] dx, int pool_height, int pool_width, int stride):
+    """dx (N, H, W, C), overwritten: dout (N, H_out, W_out, C) routed to each window's argmax.
+
+    Returns the number of argmax entries outside the window (skipped).
+    """
+    cdef Py_ssize_t N = dout.shape[0], H_out = dout.shape[1], W_out = dout.shape[2]
+    cdef Py_ssize_t C = dout.shape[3], H = dx.shape[1], W = dx.shape[2]
+    cdef Py_ssize_t PW = pool_width, S = stride, n, i, j, c, k, window = pool_height * pool_width
+    cdef Py_ssize_t bad = 0
+    with nogil:
+        if N > 0:
+            memset(&dx[0, 0, 0, 0], 0, N * H * W * C * sizeof(floating))
+        for n in range(N):
+            for i in range(H_out):
+                for j in range(W_out):
+                    for c in range(C):
+                        k = argmax[n, i, j, c]
+                        if k >= window:
+                            bad += 1
+                            continue
+                        dx[n, i * S + k // PW, j * S + k % PW, c] += dout[n, i, j, c]
+    return bad
