@@ -9,7 +9,8 @@ Example:
     solver.best_val_acc, solver.loss_history, solver.val_acc_history
 
 With checkpoint_name set, solver.resume() before solver.train() continues a
-killed run from its latest checkpoint (one written with the same settings).
+killed run from its newest checkpoint that loads completely (one written with the
+same settings and data); only one run trains under a checkpoint_name at a time.
 
 data holds 'X_train', 'y_train', 'X_val', 'y_val'. The model must expose
 `params` (name -> array) and `loss(X, y=None)` returning scores when y is None
@@ -20,17 +21,19 @@ import glob
 import hashlib
 import io
 import json
+import math
 import os
-import pickle
 import re
 import sys
 import tempfile
 import time
+import zipfile
 
+import filelock
 import numpy as np
 
 import optim
-from validate import nonnegative_int, positive_int
+from validate import check_labels, nonnegative_int, positive_int, require
 
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
@@ -63,8 +66,9 @@ class Solver:
       checkpoint_name:   if set, '<checkpoint_name>-<fingerprint>_epoch_<e>.npz' is
                          written after epoch e, where the fingerprint hashes the settings,
                          the model's configuration and initial parameters and the data's
-                         shape, so a changed setting never resumes a stale run;
-                         resume() or load_checkpoint() continues from one.
+                         contents, so a changed setting or image never resumes a stale run;
+                         resume() or load_checkpoint() continues from one. Training holds
+                         the lock '<checkpoint_name>.lock': a second run is refused.
       keep_last:         how many of the newest checkpoints to keep (older ones are deleted).
       before_epoch:      a function called with the Solver at the start of every epoch
                          (solver.epoch is the number of epochs done), before its batches
@@ -75,7 +79,9 @@ class Solver:
                          it raises stops training there (a search prunes a hopeless trial
                          this way).
       print_every:       print the loss every this many steps (with verbose).
-      verbose:           print progress.
+      verbose:           print progress. The printed lines (the epochs' accuracies, the
+                         losses at print_every) are kept in solver.log, checkpointed, and
+                         printed again, marked '[recorded] ', by resume().
       seed:              seeds the shuffles and subsamples; None uses NumPy's global generator.
 
     A model may also have `buffers` (name -> array: state that is not trained by
@@ -89,19 +95,7 @@ class Solver:
         if unknown:
             raise TypeError(f"unknown Solver argument(s) {unknown}; "
                             f"valid arguments are {sorted(DEFAULTS)}")
-        missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
-        if missing:
-            raise KeyError(f"data is missing {missing}; it needs X_train, y_train, X_val, y_val")
-        for X_key, y_key in (("X_train", "y_train"), ("X_val", "y_val")):
-            if len(data[X_key]) == 0 or len(data[X_key]) != len(data[y_key]):
-                raise ValueError(f"data[{X_key!r}] must hold at least one example and as many "
-                                 f"as data[{y_key!r}] has labels, got {len(data[X_key])} and "
-                                 f"{len(data[y_key])}")
-        for key in ("X_train", "X_val"):
-            bad = int(np.size(data[key]) - np.count_nonzero(np.isfinite(data[key])))
-            if bad:
-                raise ValueError(f"data[{key!r}] holds {bad} NaN or infinite values: fix the "
-                                 f"data (no learning rate can)")
+        self.input_magnitude = _check_data(data, getattr(model, "num_classes", None))
         settings = {**DEFAULTS, **kwargs}
         self.settings = settings
         self.model = model
@@ -123,8 +117,9 @@ class Solver:
                              f"{self.lookahead!r}")
         self.batch_size = positive_int("batch_size", settings["batch_size"])
         self.num_epochs = nonnegative_int("num_epochs", settings["num_epochs"])
-        self.num_train_samples = settings["num_train_samples"]
-        self.num_val_samples = settings["num_val_samples"]
+        self.num_train_samples = _optional_count("num_train_samples",
+                                                 settings["num_train_samples"])
+        self.num_val_samples = _optional_count("num_val_samples", settings["num_val_samples"])
         self.checkpoint_name = settings["checkpoint_name"]
         self.keep_last = positive_int("keep_last", settings["keep_last"])
         self.print_every = positive_int("print_every", settings["print_every"])
@@ -135,6 +130,7 @@ class Solver:
                                   else f"{self.checkpoint_name}-{self.fingerprint[:10]}")
         self.resumed_from = None
         self.wall_time_s = 0.0
+        self._train_start_t = 0
         self._reset()
 
     @staticmethod
@@ -157,6 +153,7 @@ class Solver:
         self.val_acc_history = []
         self.epoch_times = []
         self.slow_weights = {}
+        self.log = []
         self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
         for name, config in self.optim_configs.items():
             for prefix, override in self.param_optim_config.items():
@@ -193,8 +190,7 @@ class Solver:
     def _check(self, loss, grads):
         """Raise FloatingPointError when the loss is not finite or has grown past EXPLODED
         times the first loss (divergence that has not reached NaN yet), or when a
-        gradient holds NaN or Inf; naming the parameters when they hold NaN or Inf
-        themselves (no learning rate is to blame then)."""
+        gradient holds NaN or Inf; the message says what is to blame (see _blame)."""
         first = self.loss_history[0] if self.loss_history else None
         bad_grads = sorted(k for k, g in grads.items() if not np.all(np.isfinite(g)))
         exploded = first is not None and np.isfinite(loss) and loss > EXPLODED * max(first, 1e-3)
@@ -205,15 +201,31 @@ class Solver:
             what = f"the gradients of {bad_grads} hold NaN or Inf"
         else:
             return
-        where = f"at iteration {self.t + 1} (epoch {self.epoch + 1})"
-        bad_params = sorted(k for k, v in self.model.params.items() if not np.all(np.isfinite(v)))
-        if bad_params:
-            raise FloatingPointError(
-                f"{what} {where}: the parameters {bad_params} hold NaN or Inf"
-                + (" before any update; check how they were set" if self.t == 0 else ""))
+        raise FloatingPointError(f"{what} at iteration {self.t + 1} (epoch {self.epoch + 1})"
+                                 f"{self._blame()}")
+
+    def _blame(self):
+        """What a divergence comes from, as far as the Solver can tell: parameters or
+        buffers that were not finite before this run's first update, inputs of huge
+        magnitude, the model's forward pass (no update happened yet), or else the
+        learning rate."""
+        state = {**self.model.params, **_buffers(self.model)}
+        bad = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
+        before_update = self.t == self._train_start_t
         lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", "the default")
-        raise FloatingPointError(f"{what} {where}; training diverged: try a smaller learning "
-                                 f"rate than {lr} in optim_config")
+        if bad and before_update:
+            return (f": the parameters or buffers {bad} held NaN or Inf before any update; "
+                    f"check how they were set (no learning rate is to blame)")
+        if self.input_magnitude > HUGE_INPUT:
+            return (f": the inputs reach |x| = {self.input_magnitude:.3g}; scale the data "
+                    f"(e.g. to mean 0, standard deviation 1): no learning rate can fix it")
+        if before_update:
+            return (": before any update, so not the learning rate: the model's forward pass "
+                    "on finite data gave it (check its frozen arrays and initial weights)")
+        if bad:
+            return (f": the parameters or buffers {bad} became NaN or Inf; training diverged: "
+                    f"try a smaller learning rate than {lr} in optim_config")
+        return f"; training diverged: try a smaller learning rate than {lr} in optim_config"
 
     def _lookahead(self, decay):
         """slow <- slow + (1 - decay) * (fast - slow), then fast <- slow (params, buffers)."""
@@ -244,58 +256,79 @@ class Solver:
     def train(self):
         """Run the remaining epochs, then load the best parameters into the model.
 
-        Returns the Solver; wall_time_s holds the seconds this call took, and
-        epoch_times the seconds of every epoch so far (resumed runs included).
+        Holds the checkpoint lock (with a checkpoint_name) while it runs. Returns the
+        Solver; wall_time_s holds the seconds this call took, and epoch_times the
+        seconds of every epoch so far (resumed runs included).
         """
-        total = self.num_epochs * self.iterations_per_epoch
-        clock = (time.time(), self.t, total)
-        if self.epoch == 0:
-            self._log_accuracies(*self._record_accuracies(), clock)
-        while self.epoch < self.num_epochs:
-            epoch_start = time.time()
-            if self.settings["before_epoch"] is not None:
-                self.settings["before_epoch"](self)
-            order = self.rng.permutation(self.X_train.shape[0])
-            for i in range(self.iterations_per_epoch):
-                self._step(order[i * self.batch_size:(i + 1) * self.batch_size])
-                if self.verbose and self.t % self.print_every == 0:
-                    print(f"(Iteration {self.t} / {total}) loss: {self.loss_history[-1]:f}")
-            self.epoch += 1
-            for config in self.optim_configs.values():
-                if "learning_rate" in config:
-                    config["learning_rate"] *= self.lr_decay
-            self._log_accuracies(*self._record_accuracies(), clock)
-            self.epoch_times.append(time.time() - epoch_start)
-            self._save_checkpoint()
-            if self.settings["after_epoch"] is not None:
-                self.settings["after_epoch"](self)
-        if self.best_params:
-            self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
-            if self.best_buffers:
-                self.model.load_buffers({k: v.copy() for k, v in self.best_buffers.items()})
-        self.wall_time_s = time.time() - clock[0]
+        with self._checkpoint_lock():
+            self._remove_stale_temporaries()
+            total = self.num_epochs * self.iterations_per_epoch
+            clock = (time.time(), self.t, total)
+            self._train_start_t = self.t
+            if self.epoch == 0:
+                self._log_accuracies(*self._record_accuracies(), clock)
+            while self.epoch < self.num_epochs:
+                self._train_epoch(clock)
+            if self.best_params:
+                self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+                if self.best_buffers:
+                    self.model.load_buffers({k: v.copy() for k, v in self.best_buffers.items()})
+            self.wall_time_s = time.time() - clock[0]
         return self
 
+    def _train_epoch(self, clock):
+        """One epoch: before_epoch, the steps of a fresh shuffle, the learning-rate decay,
+        the accuracies, the checkpoint, after_epoch."""
+        epoch_start = time.time()
+        if self.settings["before_epoch"] is not None:
+            self.settings["before_epoch"](self)
+        order = self.rng.permutation(self.X_train.shape[0])
+        for i in range(self.iterations_per_epoch):
+            self._step(order[i * self.batch_size:(i + 1) * self.batch_size])
+            if self.t % self.print_every == 0:
+                self._say(f"(Iteration {self.t} / {clock[2]}) loss: {self.loss_history[-1]:f}")
+        self.epoch += 1
+        for config in self.optim_configs.values():
+            if "learning_rate" in config:
+                config["learning_rate"] *= self.lr_decay
+        self._log_accuracies(*self._record_accuracies(), clock)
+        self.epoch_times.append(time.time() - epoch_start)
+        self._save_checkpoint()
+        if self.settings["after_epoch"] is not None:
+            self.settings["after_epoch"](self)
+
+    def _say(self, line):
+        """Keep line in the log (checkpointed, replayed by resume) and print it (verbose)."""
+        self.log.append(line)
+        if self.verbose:
+            print(line, flush=True)
+
     def _log_accuracies(self, train_acc, val_acc, clock):
-        """Print the accuracies with elapsed time and an estimate of the time left."""
-        if not self.verbose:
-            return
+        """Log the accuracies with elapsed time and an estimate of the time left."""
         start, t_start, total = clock
         elapsed = time.time() - start
         done = self.t - t_start
         remaining = total - self.t
         eta = f", ETA {elapsed / done * remaining:.0f}s" if done and remaining else ""
-        print(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
-              f"val_acc: {val_acc:f}  [{elapsed:.0f}s elapsed{eta}]", flush=True)
+        self._say(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
+                  f"val_acc: {val_acc:f}  [{elapsed:.0f}s elapsed{eta}]")
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
-        """Fraction of X's examples (a random num_samples of them if given) classified as y."""
+        """Fraction of X's examples (a random num_samples of them if given) classified as y.
+
+        y: (N,) integer labels in [0, C), C the width of the model's scores (N, C).
+        """
+        num_samples = _optional_count("num_samples", num_samples)
+        batch_size = positive_int("batch_size", batch_size)
+        require(len(X) == len(y) > 0, f"X and y must hold the same number (> 0) of examples, "
+                                      f"got {len(X)} and {len(y)}")
         if num_samples is not None and X.shape[0] > num_samples:
             pick = self.rng.choice(X.shape[0], num_samples, replace=False)
             X, y = X[pick], y[pick]
-        predictions = [np.argmax(self.model.loss(X[i:i + batch_size]), axis=1)
-                       for i in range(0, X.shape[0], batch_size)]
-        return float(np.mean(np.concatenate(predictions) == y))
+        scores = [self.model.loss(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)]
+        check_labels(y, scores[0].shape[1])
+        predictions = np.concatenate([np.argmax(s, axis=1) for s in scores])
+        return float(np.mean(predictions == y))
 
     # ---------------------------------------------------------- checkpoints
 
@@ -308,7 +341,28 @@ class Solver:
             state["model"] = model_rng.bit_generator.state
         return state
 
+    def _checkpoint_lock(self):
+        """The lock '<checkpoint_name>.lock', taken without waiting; a context manager.
+
+        Raises RuntimeError naming the lock file when another run holds it. Without a
+        checkpoint_name there is nothing to share, and no lock."""
+        if self.checkpoint_name is None:
+            return _NoLock()
+        path = f"{self.checkpoint_name}.lock"
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return _ExclusiveLock(path)
+
+    def _remove_stale_temporaries(self):
+        """Delete the '.tmp' files a killed write of this run's checkpoints left behind
+        (the lock is held, so no write of this name is in flight)."""
+        if self.checkpoint_prefix is None:
+            return
+        for stale in glob.glob(f"{glob.escape(self.checkpoint_prefix)}_epoch_*.tmp"):
+            _remove_quietly(stale)
+
     def _save_checkpoint(self):
+        """Write '<prefix>_epoch_<e>.npz' and its SHA-256, then delete the checkpoints of
+        older epochs beyond keep_last (never a newer one: those are not this run's)."""
         if self.checkpoint_prefix is None:
             return
         state = {name: getattr(self, name) for name in _CHECKPOINTED}
@@ -320,38 +374,101 @@ class Solver:
         payload = _checkpoint_bytes(state)
         _write_durably(path, payload)                 # the checkpoint, then its hash
         _write_durably(path + ".sha256", hashlib.sha256(payload).hexdigest().encode())
-        for _, old in _checkpoints(self.checkpoint_prefix)[:-self.keep_last]:
-            for stale in (old, old + ".sha256"):
-                if os.path.exists(stale):
-                    os.remove(stale)
+        older = [p for e, p in _checkpoints(self.checkpoint_prefix) if e < self.epoch]
+        for old in older[:max(0, len(older) - (self.keep_last - 1))]:
+            _remove_quietly(old)
+            _remove_quietly(old + ".sha256")
 
     def load_checkpoint(self, path):
-        """Restore model parameters, optimizer state, histories, generators and epoch from path.
+        """Restore model parameters, optimizer state, histories, generators, log and epoch.
 
-        A following train() continues with the next epoch. A checkpoint written with
-        other settings, or whose bytes do not match the SHA-256 saved beside it
-        (truncated, corrupted), is refused with ValueError before anything is changed.
+        A following train() continues with the next epoch. The whole file is read and
+        checked first (see _read_checkpoint): a checkpoint of other settings, a
+        corrupted, truncated or incomplete one is refused with CheckpointError (a
+        ValueError) naming the file, and the Solver is left as it was.
         """
-        with open(path, "rb") as f:
-            payload = f.read()
-        if os.path.exists(path + ".sha256"):
-            with open(path + ".sha256", encoding="ascii") as f:
-                expected = f.read().strip()
-            if hashlib.sha256(payload).hexdigest() != expected:
-                raise ValueError(f"{path} is corrupted or truncated: its SHA-256 differs from "
-                                 f"the one saved beside it")
+        self._apply_state(self._read_checkpoint(path))
+        return self
+
+    def _read_checkpoint(self, path):
+        """The state saved in path, checked against this run; CheckpointError otherwise.
+
+        Every entry is read (no header may claim more bytes than its entry holds) and
+        checked: the SHA-256 beside it, the fingerprint, every key present, the shapes
+        and dtypes of parameters and buffers, the generators' states (tried on scratch
+        generators). Nothing of the Solver or model is changed.
+        """
         if path.endswith(".pkl"):
-            raise ValueError(f"{path} is a pickle checkpoint of an older version; loading a pickle "
-                             f"can run code, so convert it first if you trust it: "
-                             f"python solver.py convert {path}")
+            raise CheckpointError(
+                f"{path} is a pickle checkpoint of an older version, which this Solver no "
+                f"longer loads (unpickling can run code): retrain the model to get an .npz one")
         try:
+            with open(path, "rb") as f:
+                payload = f.read()
+            _check_hash(path, payload)
             state = _checkpoint_state(payload)
-        except (ValueError, KeyError, TypeError, OSError, EOFError) as error:
-            raise ValueError(f"{path} is not a readable checkpoint ({error})") from None
-        if state.get("fingerprint") != self.fingerprint:
-            raise ValueError(f"{path} was written by a run with other settings (model, "
-                             f"parameters, data or Solver arguments); refusing to resume from it")
-        state.setdefault("slow_weights", {})          # written before lookahead existed
+        except CheckpointError:
+            raise
+        except Exception as error:          # any way a damaged file can fail to parse
+            raise CheckpointError(f"{path} is not a readable checkpoint "
+                                  f"({type(error).__name__}: {error})") from None
+        if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
+            raise CheckpointError(f"{path} was written by a run with other settings (model, "
+                                  f"parameters, data or Solver arguments); refusing to resume "
+                                  f"from it")
+        try:
+            self._check_state(state)
+        except (ValueError, TypeError, KeyError) as error:
+            raise CheckpointError(f"{path} is incomplete or damaged: {error}") from None
+        return state
+
+    def _check_state(self, state):
+        """ValueError unless state holds everything _apply_state assigns, in the shapes,
+        dtypes and lengths this Solver and model expect."""
+        missing = sorted(set(_CHECKPOINTED + ("params", "buffers", "random_state")) - set(state))
+        require(not missing, f"missing {missing}")
+        params, buffers = self.model.params, _buffers(self.model)
+        _check_like("params", state["params"], params)
+        _check_like("best_params", state["best_params"], params)
+        _check_like("buffers", state["buffers"], buffers)
+        _check_like("best_buffers", state["best_buffers"], buffers)
+        if state["slow_weights"]:
+            _check_like("slow_weights", state["slow_weights"],
+                        {**{("param", k): v for k, v in params.items()},
+                         **{("buffer", k): v for k, v in buffers.items()}})
+        configs = state["optim_configs"]
+        require(isinstance(configs, dict) and set(configs) == set(params)
+                and all(isinstance(c, dict) for c in configs.values()),
+                f"optim_configs must hold one dict per parameter {sorted(params)}")
+        epoch, t = state["epoch"], state["t"]
+        nonnegative_int("epoch", epoch)
+        require(t == epoch * self.iterations_per_epoch and len(state["loss_history"]) == t,
+                f"t = {t!r} and {len(state['loss_history'])} losses do not match epoch {epoch} "
+                f"of {self.iterations_per_epoch} iterations")
+        for name, length in (("train_acc_history", epoch + 1), ("val_acc_history", epoch + 1),
+                             ("epoch_times", epoch)):
+            require(len(state[name]) == length, f"{name} must hold {length} entries at epoch "
+                                                f"{epoch}, got {len(state[name])}")
+        require(isinstance(state["log"], list) and all(isinstance(s, str) for s in state["log"]),
+                "log must be a list of strings")
+        self._check_random_state(state["random_state"])
+
+    def _check_random_state(self, random_state):
+        """ValueError unless NumPy accepts the saved generator states for this Solver's
+        generator and the model's (tried on fresh generators of the same kinds)."""
+        require(isinstance(random_state, dict) and "solver" in random_state,
+                "random_state must hold the Solver's generator state")
+        if self.rng is np.random:
+            np.random.RandomState().set_state(random_state["solver"])
+        else:
+            type(self.rng.bit_generator)().state = random_state["solver"]
+        model_rng = getattr(self.model, "rng", None)
+        if isinstance(model_rng, np.random.Generator):
+            require("model" in random_state, "random_state must hold the model's generator state")
+            type(model_rng.bit_generator)().state = random_state["model"]
+
+    def _apply_state(self, state):
+        """Assign a state that _read_checkpoint checked to the Solver, model and generators."""
         for name in _CHECKPOINTED:
             setattr(self, name, state[name])
         self.model.params.update(state["params"])
@@ -362,34 +479,163 @@ class Solver:
             np.random.set_state(random_state["solver"])
         else:
             self.rng.bit_generator.state = random_state["solver"]
-        if "model" in random_state:
+        if "model" in random_state and isinstance(getattr(self.model, "rng", None),
+                                                  np.random.Generator):
             self.model.rng.bit_generator.state = random_state["model"]
-        return self
 
     def resume(self):
-        """Load this run's latest checkpoint, if any; returns its epoch or None.
+        """Load this run's newest checkpoint that loads completely; returns its epoch or None.
 
-        Prints where it resumed from (with verbose). Sets resumed_from.
-        A corrupted latest checkpoint is reported and the next newest intact one used.
+        Newer ones that do not load are renamed aside ('<file>.broken', with their
+        .sha256) with their names and reasons printed to stderr, so they never count
+        as this run's newest again. With verbose, prints the recorded log (each line
+        marked '[recorded] ') and where it resumed from. Sets resumed_from. Holds the
+        checkpoint lock while it runs and removes stale temporary files.
         """
-        found = _checkpoints(self.checkpoint_prefix) if self.checkpoint_prefix else []
-        for _, path in reversed(found):
-            try:
-                self.load_checkpoint(path)
-            except ValueError as error:
-                print(f"skipping {error}", file=sys.stderr)
-                continue
-            self.resumed_from = self.epoch
-            if self.verbose:
-                print(f"resuming from {os.path.basename(path)} (epoch {self.epoch})")
-            break
-        return self.resumed_from
+        if self.checkpoint_prefix is None:
+            return None
+        with self._checkpoint_lock():
+            self._remove_stale_temporaries()
+            found = _checkpoints(self.checkpoint_prefix)
+            for _, path in reversed(found):
+                try:
+                    state = self._read_checkpoint(path)
+                except CheckpointError as error:
+                    _set_aside(path, error)
+                    continue
+                self._apply_state(state)
+                self.resumed_from = self.epoch
+                self._replay_log(path)
+                return self.resumed_from
+        if found:
+            print(f"none of the {len(found)} checkpoints {self.checkpoint_prefix}_epoch_*.npz "
+                  f"loads: starting from scratch", file=sys.stderr)
+        return None
 
-    @staticmethod
-    def latest_checkpoint(prefix):
-        """Path of the highest-epoch checkpoint '<prefix>_epoch_<e>.npz', or None."""
-        found = _checkpoints(prefix)
-        return found[-1][1] if found else None
+    def _replay_log(self, path):
+        """Print the lines a resumed run recorded, marked, then where it resumes from."""
+        if self.verbose:
+            for line in self.log:
+                print(f"[recorded] {line}")
+            print(f"resuming from {os.path.basename(path)} (epoch {self.epoch})", flush=True)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded (damaged, incomplete, of other settings); the
+    message names the file."""
+
+
+class _ExclusiveLock:
+    """filelock.FileLock taken without waiting, as a context manager; RuntimeError naming
+    the lock file when another run holds it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = filelock.FileLock(path)
+
+    def __enter__(self):
+        try:
+            self.lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise RuntimeError(
+                f"another run is training with this checkpoint_name: it holds the lock "
+                f"{self.path}; wait for it to end, or give this run another checkpoint_name"
+            ) from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+class _NoLock:
+    """The lock of a run without checkpoints: nothing to hold."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _check_data(data, num_classes):
+    """Check data's four arrays; return the largest |x| of X_train and X_val.
+
+    KeyError for a missing entry; ValueError for an empty split, labels that are not
+    one integer in [0, num_classes) per example ((N,) int; any non-negative integer
+    when num_classes is None: check_accuracy checks them against the scores), and
+    NaN or Inf in the inputs.
+    """
+    missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
+    if missing:
+        raise KeyError(f"data is missing {missing}; it needs X_train, y_train, X_val, y_val")
+    largest = 0.0
+    for X_key, y_key in (("X_train", "y_train"), ("X_val", "y_val")):
+        X, y = data[X_key], data[y_key]
+        require(len(X) > 0 and len(X) == len(y),
+                f"data[{X_key!r}] must hold at least one example and as many as data[{y_key!r}] "
+                f"has labels, got {len(X)} and {len(y)}")
+        try:
+            check_labels(y, math.inf if num_classes is None else num_classes)
+        except ValueError as error:
+            raise ValueError(f"data[{y_key!r}]: {error}") from None
+        lo, hi = float(np.min(X)), float(np.max(X))    # NaN propagates; no copy of X
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
+            raise ValueError(f"data[{X_key!r}] holds {bad} NaN or infinite values: fix the "
+                             f"data (no learning rate can)")
+        largest = max(largest, abs(lo), abs(hi))
+    return largest
+
+
+def _optional_count(name, value):
+    """None, or value as a positive int (ValueError otherwise)."""
+    return None if value is None else positive_int(name, value)
+
+
+def _check_like(name, arrays, reference):
+    """ValueError unless arrays (key -> array) has reference's keys, shapes and dtypes."""
+    require(isinstance(arrays, dict) and set(arrays) == set(reference),
+            f"{name} must hold {sorted(map(str, reference))}, got "
+            f"{sorted(map(str, arrays)) if isinstance(arrays, dict) else type(arrays).__name__}")
+    for key, ref in reference.items():
+        value = arrays[key]
+        require(isinstance(value, np.ndarray) and value.shape == np.shape(ref)
+                and value.dtype == np.asarray(ref).dtype,
+                f"{name}[{key!r}] must be a {np.asarray(ref).dtype} array of shape "
+                f"{np.shape(ref)}, got {getattr(value, 'dtype', type(value).__name__)} "
+                f"{np.shape(value)}")
+
+
+def _check_hash(path, payload):
+    """CheckpointError unless payload matches the SHA-256 saved beside path (if any)."""
+    if os.path.exists(path + ".sha256"):
+        with open(path + ".sha256", encoding="ascii") as f:
+            expected = f.read().strip()
+        if hashlib.sha256(payload).hexdigest() != expected:
+            raise CheckpointError(f"{path} is corrupted or truncated: its SHA-256 differs from "
+                                  f"the one saved beside it")
+
+
+def _set_aside(path, error):
+    """Rename a checkpoint that does not load (and its .sha256) to '<name>.broken', so
+    that it never counts as the run's newest, and say so on stderr."""
+    moved = []
+    for source in (path, path + ".sha256"):
+        if os.path.exists(source):
+            try:
+                os.replace(source, source + ".broken")
+                moved.append(os.path.basename(source) + ".broken")
+            except OSError as rename_error:
+                print(f"could not rename {source} aside: {rename_error}", file=sys.stderr)
+    print(f"skipping {error}; renamed to {moved}", file=sys.stderr)
+
+
+def _remove_quietly(path):
+    """os.remove(path), when it still exists."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def _write_durably(path, payload):
@@ -411,10 +657,11 @@ def _write_durably(path, payload):
 
 
 def _checkpoints(prefix):
-    """[(epoch, path)] of the checkpoints '<prefix>_epoch_<e>.npz', oldest first."""
-    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"_epoch_(\d+)\.npz$")
+    """[(epoch, path)] of the checkpoints '<prefix>_epoch_<e>.npz', oldest first (only
+    names of exactly that form: '<prefix>_epoch_x_epoch_3.npz' is not one)."""
+    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"_epoch_(\d+)\.npz")
     return sorted((int(m.group(1)), p) for p in glob.glob(f"{glob.escape(prefix)}_epoch_*.npz")
-                  if (m := pattern.search(p)))
+                  if (m := pattern.fullmatch(os.path.basename(p))))
 
 
 # ------------------------------------------------------ the checkpoint format
@@ -439,10 +686,38 @@ def _checkpoint_bytes(state):
 
 def _checkpoint_state(payload):
     """The state that _checkpoint_bytes wrote, from its bytes (no pickle involved)."""
-    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+    arrays = _archive_arrays(payload)
     tree = json.loads(arrays.pop(STATE_ENTRY).tobytes().decode("utf-8"))
     return _decode(tree, arrays)
+
+
+def _archive_arrays(payload):
+    """{name: array} of the .npz bytes payload, allocating nothing larger than payload.
+
+    np.savez stores its entries uncompressed, so an entry's .npy header must claim
+    exactly the bytes the entry holds: a damaged header claiming 2**40 elements is
+    refused (ValueError) before anything is allocated.
+    """
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        for info in archive.infolist():
+            require(info.compress_type == zipfile.ZIP_STORED and info.filename.endswith(".npy"),
+                    f"entry {info.filename!r} is not an uncompressed .npy array")
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                require(version in ((1, 0), (2, 0)), f"entry {info.filename!r} has .npy "
+                                                     f"version {version}")
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+                claimed = math.prod(shape) * dtype.itemsize
+                require(not dtype.hasobject and claimed == info.file_size - f.tell(),
+                        f"entry {info.filename!r} claims {shape} {dtype} "
+                        f"({claimed} bytes) but holds {info.file_size - f.tell()} bytes")
+                f.seek(0)
+                arrays[info.filename[:-len(".npy")]] = np.lib.format.read_array(
+                    f, allow_pickle=False)
+    return arrays
 
 
 def _encode(value, arrays, where):
@@ -483,29 +758,6 @@ def _decode(tree, arrays):
     return {k: _decode(v, arrays) for k, v in tree.items()}
 
 
-def convert_pickle_checkpoint(path):
-    """Rewrite a trusted pickle checkpoint of an older version ('..._epoch_<e>.pkl') as
-    the .npz beside it, with its SHA-256; returns the new path. Unpickling runs code:
-    only convert files you wrote yourself."""
-    with open(path, "rb") as f:
-        state = pickle.load(f)
-    payload = _checkpoint_bytes(state)
-    target = path[:-len(".pkl")] + ".npz"
-    _write_durably(target, payload)
-    _write_durably(target + ".sha256", hashlib.sha256(payload).hexdigest().encode())
-    return target
-
-
-if __name__ == "__main__":
-    import argparse
-    parser = argparse.ArgumentParser(description="Convert trusted pickle checkpoints of an "
-                                                 "older version to the .npz format.")
-    parser.add_argument("command", choices=["convert"])
-    parser.add_argument("paths", nargs="+", help="'..._epoch_<e>.pkl' files")
-    for old in parser.parse_args().paths:
-        print(f"{old} -> {convert_pickle_checkpoint(old)}")
-
-
 def _model_config(model):
     """The model's class and plain settings (numbers, strings, dtypes), and a wrapped model's."""
     config = {"class": type(model).__name__}
@@ -523,9 +775,9 @@ def _fingerprint(model, data, settings):
     for name in sorted(model.params):
         digest.update(name.encode() + np.ascontiguousarray(model.params[name]).tobytes())
     for key in ("X_train", "y_train", "X_val", "y_val"):
-        array = np.asarray(data[key])
+        array = np.ascontiguousarray(data[key])       # a copy only if not contiguous
         digest.update(f"{key}{array.shape}{array.dtype}".encode())
-        digest.update(np.ascontiguousarray(array[:1]).tobytes() + np.ascontiguousarray(array[-1:]).tobytes())
+        digest.update(array.reshape(-1).view(np.uint8))   # every byte: ~0.5 s for CIFAR-10
     rule = settings["update_rule"]
     described = {k: v for k, v in settings.items() if k not in ("checkpoint_name", "keep_last",
                                                                  "print_every", "verbose",
@@ -545,6 +797,10 @@ def _fingerprint(model, data, settings):
 # A loss this many times the first one means the run diverged, even before it overflows.
 EXPLODED = 1e3
 
+# Inputs larger than this in magnitude are blamed for a divergence before the learning
+# rate (data scaled to order 1 is the norm; 1e30 overflows any float32 forward pass).
+HUGE_INPUT = 1e6
+
 
 def _buffers(model):
     """The model's non-trained state (name -> array), {} for a model without buffers."""
@@ -553,4 +809,4 @@ def _buffers(model):
 
 _CHECKPOINTED = ("epoch", "t", "best_val_acc", "best_params", "best_buffers", "loss_history",
                  "train_acc_history", "val_acc_history", "optim_configs", "epoch_times",
-                 "slow_weights")
+                 "slow_weights", "log")

@@ -8,7 +8,7 @@ import pytest
 import optim
 from crafted import RunsCode
 from fc_net import FullyConnectedNet
-from solver import Solver
+from solver import Solver, _checkpoints
 
 
 def toy_data(n_train=103, n_val=20, seed=0):
@@ -104,7 +104,7 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
     settings = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, num_epochs=4,
                     lr_decay=0.9, checkpoint_name=name, keep_last=4)
     straight = make_solver(**settings).train()
-    assert Solver.latest_checkpoint(straight.checkpoint_prefix).endswith("_epoch_4.npz")
+    assert newest_checkpoint(straight).endswith("_epoch_4.npz")
 
     resumed = make_solver(**settings)
     resumed.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.npz")
@@ -140,7 +140,12 @@ def test_resume_restores_the_dropout_generator_to_the_same_bits(tmp_path):
 
 
 def ckpt_files(solver):
-    return sorted(glob.glob(f"{solver.checkpoint_prefix}_epoch_*.npz"))
+    return [path for _, path in _checkpoints(solver.checkpoint_prefix)]
+
+
+def newest_checkpoint(solver):
+    """The path of the solver's highest-epoch checkpoint."""
+    return ckpt_files(solver)[-1]
 
 
 def test_only_the_newest_checkpoints_are_kept(tmp_path):
@@ -157,7 +162,7 @@ def test_a_checkpoint_of_other_settings_is_refused_and_not_resumed(tmp_path):
     assert other.resume() is None and other.epoch == 0
     before = {k: v.copy() for k, v in other.model.params.items()}
     with pytest.raises(ValueError, match="other settings"):
-        other.load_checkpoint(Solver.latest_checkpoint(first.checkpoint_prefix))
+        other.load_checkpoint(newest_checkpoint(first))
     assert other.epoch == 0 and other.loss_history == []
     for key, value in before.items():
         np.testing.assert_array_equal(other.model.params[key], value)
@@ -172,8 +177,10 @@ def test_train_records_its_wall_time():
     assert solver.train().wall_time_s > 0
 
 
-def test_latest_checkpoint_is_none_when_nothing_was_saved(tmp_path):
-    assert Solver.latest_checkpoint(str(tmp_path / "nothing")) is None
+def test_resume_without_checkpoints_starts_from_scratch(tmp_path):
+    solver = make_solver(checkpoint_name=str(tmp_path / "nothing"))
+    assert solver.resume() is None and solver.epoch == 0
+    assert make_solver().resume() is None                    # no checkpoint_name
 
 
 def test_lr_schedule_sets_every_step_and_overrides_apply_by_name():
@@ -234,21 +241,25 @@ def test_nan_in_the_data_is_named_instead_of_the_learning_rate():
         make_solver(data=data)
 
 
-def test_a_corrupted_latest_checkpoint_is_named_and_resume_falls_back(tmp_path, capsys):
+def test_a_corrupted_latest_checkpoint_is_named_set_aside_and_resume_falls_back(tmp_path,
+                                                                               capsys):
     settings = dict(num_epochs=3, checkpoint_name=str(tmp_path / "c"), keep_last=3)
     straight = make_solver(**settings).train()
-    latest = Solver.latest_checkpoint(straight.checkpoint_prefix)
+    latest = newest_checkpoint(straight)
     with open(latest, "r+b") as f:                     # flip bytes in the middle
         f.seek(200)
         f.write(b"\x00\x01\x02\x03")
     fresh = make_solver(**settings)
     with pytest.raises(ValueError, match="epoch_3.npz is corrupted or truncated"):
         fresh.load_checkpoint(latest)
+    assert fresh.epoch == 0
     assert fresh.resume() == 2
-    assert "skipping" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "skipping" in err and "epoch_3.npz" in err and "SHA-256" in err
+    assert os.path.exists(latest + ".broken") and os.path.exists(latest + ".sha256.broken")
+    assert not os.path.exists(latest)
     with open(latest, "wb") as f:                      # truncated, without its hash file
-        f.write(b"\x80\x04")
-    os.remove(latest + ".sha256")
+        f.write(b"PK\x03\x04")
     with pytest.raises(ValueError, match="epoch_3.npz is not a readable checkpoint"):
         make_solver(**settings).load_checkpoint(latest)
 
@@ -331,7 +342,7 @@ def test_bad_lookahead_settings_raise(kwargs, message):
 def test_checkpoints_load_without_pickle_so_a_crafted_one_cannot_run_code(tmp_path):
     settings = dict(num_epochs=1, checkpoint_name=str(tmp_path / "c"))
     solver = make_solver(**settings).train()
-    latest = Solver.latest_checkpoint(solver.checkpoint_prefix)
+    latest = newest_checkpoint(solver)
     with np.load(latest, allow_pickle=False) as archive:      # arrays and JSON only
         assert all(archive[name].dtype != object for name in archive.files)
     marker = tmp_path / "ran"
@@ -357,28 +368,19 @@ def test_state_of_every_kind_round_trips_with_its_types():
         _checkpoint_bytes({"bad": object()})
 
 
-def test_an_old_pickle_checkpoint_is_refused_until_converted(tmp_path):
+def test_an_old_pickle_checkpoint_is_refused_with_advice_to_retrain(tmp_path):
     import pickle
-    from solver import _CHECKPOINTED, convert_pickle_checkpoint
-    settings = dict(num_epochs=3, checkpoint_name=str(tmp_path / "c"), keep_last=3)
-    straight = make_solver(**settings).train()
-    half = make_solver(**{**settings, "num_epochs": 3})
-    half.load_checkpoint(f"{straight.checkpoint_prefix}_epoch_2.npz")
-    old = f"{straight.checkpoint_prefix}_epoch_2.pkl"          # as the old version wrote it
-    state = {name: getattr(half, name) for name in _CHECKPOINTED if name != "slow_weights"}
-    state.update(params=half.model.params, buffers={}, random_state=half._random_state(),
-                 fingerprint=half.fingerprint)
-    for path in glob.glob(f"{straight.checkpoint_prefix}_epoch_*.npz*"):
-        os.remove(path)
+    marker = tmp_path / "ran"
+    old = tmp_path / "c_epoch_1.pkl"
     with open(old, "wb") as f:
-        pickle.dump(state, f)
-    with pytest.raises(ValueError, match="python solver.py convert"):
-        make_solver(**settings).load_checkpoint(old)
-    assert convert_pickle_checkpoint(old).endswith("_epoch_2.npz")
-    resumed = make_solver(**settings)
-    assert resumed.resume() == 2
-    resumed.train()
-    assert resumed.loss_history == straight.loss_history
+        pickle.dump(RunsCode(str(marker)), f)
+    solver = make_solver()
+    with pytest.raises(ValueError, match=r"c_epoch_1\.pkl is a pickle checkpoint.*retrain"):
+        solver.load_checkpoint(str(old))
+    assert not marker.exists() and solver.epoch == 0
+    import solver as solver_module
+    assert not hasattr(solver_module, "convert_pickle_checkpoint")
+    assert not hasattr(Solver, "latest_checkpoint")
 
 
 def test_after_epoch_sees_every_epoch_and_can_stop_training(tmp_path):
@@ -397,5 +399,5 @@ def test_after_epoch_sees_every_epoch_and_can_stop_training(tmp_path):
                           checkpoint_name=str(tmp_path / "h"))
     with pytest.raises(Hopeless):
         stopped.train()
-    assert stopped.epoch == 2 and Solver.latest_checkpoint(stopped.checkpoint_prefix)
+    assert stopped.epoch == 2 and newest_checkpoint(stopped)
     assert stopped.fingerprint == make_solver(num_epochs=5, checkpoint_name="x").fingerprint
