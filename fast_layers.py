@@ -36,9 +36,9 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from im2col import col2im_indices, im2col_indices
-from layers import relu_backward, relu_forward
-from validate import (check_keys, conv_geometry, floor_pool_geometry, pool_geometry, positive_int,
-                      require_float)
+from layers import (cache_parts, check_dout, conv_checks, pool_checks, relu_backward,
+                    relu_forward)
+from validate import floor_pool_geometry, pool_geometry, require, require_float, require_shape
 
 try:
     import im2col_cython as _ext
@@ -129,23 +129,30 @@ def _by_image_slices(work, m, bytes_per_image):
 
 
 # -------------------------------------------------------------- convolution
+# The compiled loops take C ints and trust every shape (no bounds checks): the layers
+# below validate all they pass (dout and the cache included) before a loop runs.
 
-def _check_dout(dout, shape, layer):
-    """The compiled loops trust shapes (bounds checks off): check the upstream gradient here."""
-    if np.shape(dout) != tuple(shape):
-        raise ValueError(f"shape mismatch: dout of {layer} must have the forward output's "
-                         f"shape {tuple(shape)}, got {np.shape(dout)}")
-    require_float("dout", dout)
+C_INT_MAX = 2 ** 31 - 1
+
+
+def _c_ints(values):
+    """ValueError naming any value of {name: value} that the compiled loops' C int
+    arguments cannot hold."""
+    for name, value in values.items():
+        require(value <= C_INT_MAX, f"{name}={value} is too large for the compiled loops "
+                                    f"(at most 2**31 - 1 = {C_INT_MAX})")
 
 
 def _conv_setup(x, theta, theta0, conv_param):
     """Validate; return (theta_2d (F, K) in x's dtype, (HH, WW, pad, stride), H_out, W_out)."""
-    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
-    require_float("x", x)
-    require_float("theta", theta)
+    stride, pad, H_out, W_out = conv_checks(x, theta, conv_param)
     F, _, HH, WW = theta.shape
-    if theta0 is not None and np.shape(theta0) != (F,):
-        raise ValueError(f"shape mismatch: theta0 must be (F,) = ({F},), got {np.shape(theta0)}")
+    _c_ints({"conv_param['stride']": stride, "conv_param['pad']": pad, "theta's HH": HH,
+             "theta's WW": WW, "x's m": x.shape[0], "x's C": x.shape[1], "x's H": x.shape[2],
+             "x's W": x.shape[3]})
+    if theta0 is not None:
+        require_float("theta0", theta0)
+        require_shape("theta0 (one bias per filter)", theta0, (F,))
     return theta.reshape(F, -1).astype(x.dtype, copy=False), (HH, WW, pad, stride), H_out, W_out
 
 
@@ -188,9 +195,9 @@ def conv_backward_fast(dout, cache, compute_dx=True):
     costliest steps (theta^T @ dout and col2im) are skipped: a network's first
     layer never needs the derivative with respect to its input images.
     """
-    x, theta, conv_param = cache
-    _, _, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
-    _check_dout(dout, (x.shape[0], theta.shape[0], H_out, W_out), "conv_forward_fast")
+    x, theta, conv_param = cache_parts(cache, "conv_forward_fast", ("x", "theta", "conv_param"))
+    _, _, H_out, W_out = _conv_setup(x, theta, None, conv_param)
+    check_dout(dout, (x.shape[0], theta.shape[0], H_out, W_out))
     dout = dout.astype(x.dtype, copy=False)
     F = theta.shape[0]
     return _conv_backward(lambda lo, hi: dout[lo:hi].transpose(1, 0, 2, 3).reshape(F, -1),
@@ -239,7 +246,7 @@ def max_pool_forward_fast(x, pool_param):
     x: (m, C, H, W); pool_param: {'pool_height', 'pool_width', 'stride'}.
     Returns (out, cache) with out (m, C, H_out, W_out).
     """
-    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    ph, pw, stride, H_out, W_out = _pool_setup(x, pool_param, pool_geometry)
     m, C, H, W = x.shape
     if _tiles(ph, pw, stride):
         out = _max_pool_forward_reshape(x, ph, pw, H_out, W_out)
@@ -247,6 +254,26 @@ def max_pool_forward_fast(x, pool_param):
         cols = _im2col(x.reshape(m * C, 1, H, W), ph, pw, 0, stride)   # (ph*pw, m*C*P)
         out = cols.max(axis=0).reshape(m, C, H_out, W_out)
     return out, (x, out, pool_param)
+
+
+def _pool_setup(x, pool_param, geometry):
+    """Validate a pool of x; return geometry's (ph, pw, stride, H_out, W_out)."""
+    ph, pw, stride, H_out, W_out = pool_checks(x, pool_param, geometry)
+    _c_ints({"pool_param['pool_height']": ph, "pool_param['pool_width']": pw,
+             "pool_param['stride']": stride})
+    return ph, pw, stride, H_out, W_out
+
+
+def _pool_cache_checks(cache, layer, geometry):
+    """The (x, out, pool_param) of a pool's cache, checked against each other; returns
+    (x, out, ph, pw, stride): out must be the (m, C, H_out, W_out) pool of x, in x's dtype."""
+    x, out, pool_param = cache_parts(cache, layer, ("x", "out", "pool_param"))
+    ph, pw, stride, H_out, W_out = _pool_setup(x, pool_param, geometry)
+    require_float("cache's out", out)
+    require_shape("cache's out (the pool of cache's x)", out, x.shape[:2] + (H_out, W_out))
+    require(out.dtype == x.dtype,
+            f"cache's out must have cache's x's dtype {x.dtype}, got {out.dtype}")
+    return x, out, ph, pw, stride
 
 
 def _max_pool_forward_reshape(x, ph, pw, H_out, W_out):
@@ -270,17 +297,16 @@ def max_pool_backward_fast(dout, cache):
 
     Each window's dout goes to the first position (row-major) holding its maximum.
     """
-    x, out, pool_param = cache
-    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
-    _check_dout(dout, out.shape, "max_pool_forward_fast")
+    x, out, ph, pw, stride = _pool_cache_checks(cache, "max_pool_forward_fast", pool_geometry)
+    check_dout(dout, out.shape)
     dout = dout.astype(x.dtype, copy=False)
     ext = _extension(x)
     if ext is not None:
         return ext.max_pool_backward_cython(np.ascontiguousarray(x), np.ascontiguousarray(out),
                                             np.ascontiguousarray(dout), ph, pw, stride)
     if _tiles(ph, pw, stride):
-        return _max_pool_backward_reshape(x, dout, ph, pw)
-    return _max_pool_backward_im2col(x, dout, ph, pw, stride)
+        return _max_pool_backward_reshape(x, out, dout, ph, pw)
+    return _max_pool_backward_im2col(x, out, dout, ph, pw, stride)
 
 
 def max_pool_floor_forward(x, pool_param):
@@ -291,7 +317,7 @@ def max_pool_floor_forward(x, pool_param):
     H_out = floor((H - ph) / S) + 1 (a 2x2 pool of stride 2 maps 31 to 15).
     Returns (out, cache).
     """
-    ph, pw, stride, H_out, W_out = floor_pool_geometry(x.shape, pool_param)
+    ph, pw, stride, H_out, W_out = _pool_setup(x, pool_param, floor_pool_geometry)
     span_h, span_w = stride * (H_out - 1) + 1, stride * (W_out - 1) + 1
     out = None
     for a in range(ph):                  # one strided view per window offset, no copies
@@ -303,39 +329,54 @@ def max_pool_floor_forward(x, pool_param):
 
 def max_pool_floor_backward(dout, cache):
     """dx (m, C, H, W) of max_pool_floor_forward; zero where no window reached."""
-    x, out, pool_param = cache
-    ph, pw, stride, H_out, W_out = floor_pool_geometry(x.shape, pool_param)
-    _check_dout(dout, out.shape, "max_pool_floor_forward")
+    x, out, ph, pw, stride = _pool_cache_checks(cache, "max_pool_floor_forward",
+                                                floor_pool_geometry)
+    check_dout(dout, out.shape)
     dout = dout.astype(x.dtype, copy=False)
     ext = _extension(x)
     if ext is not None:                  # its loops only visit the windows of out
         return ext.max_pool_backward_cython(np.ascontiguousarray(x), np.ascontiguousarray(out),
                                             np.ascontiguousarray(dout), ph, pw, stride)
+    H_out, W_out = out.shape[2:]
     used_h, used_w = stride * (H_out - 1) + ph, stride * (W_out - 1) + pw
     covered = np.ascontiguousarray(x[:, :, :used_h, :used_w])
     dx = np.zeros_like(x)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     dx[:, :, :used_h, :used_w] = max_pool_backward_fast(dout, (covered, out, pool_param))
     return dx
 
 
-def _max_pool_backward_reshape(x, dout, ph, pw):
+def _check_maxima(found, out):
+    """ValueError unless found (each window's first maximum) is out, NaN where out is NaN:
+    a cache whose out is not the pool of its x (mixed from two calls) would drop gradients.
+    The compiled loop makes the same check."""
+    same = (found == out) | (np.isnan(found) & np.isnan(out))
+    require(same.all(), f"cache's out is not the max pool of cache's x: {int((~same).sum())} "
+                        f"window(s) hold no entry equal to their out (a cache from another call?)")
+
+
+def _max_pool_backward_reshape(x, out, dout, ph, pw):
     """NumPy backward for tiling windows: gather each window into the last axis."""
     m, C, H_out, W_out = dout.shape
     windows = x.reshape(m, C, H_out, ph, W_out, pw).transpose(0, 1, 2, 4, 3, 5)
-    first = windows.reshape(m, C, H_out, W_out, ph * pw).argmax(axis=-1)
+    windows = windows.reshape(m, C, H_out, W_out, ph * pw)
+    first = windows.argmax(axis=-1)
+    _check_maxima(np.take_along_axis(windows, first[..., None], axis=-1)[..., 0], out)
     dwindows = np.zeros((m, C, H_out, W_out, ph * pw), dtype=x.dtype)
     np.put_along_axis(dwindows, first[..., None], dout[..., None], axis=-1)
     dwindows = dwindows.reshape(m, C, H_out, W_out, ph, pw).transpose(0, 1, 2, 4, 3, 5)
     return dwindows.reshape(x.shape)
 
 
-def _max_pool_backward_im2col(x, dout, ph, pw, stride):
+def _max_pool_backward_im2col(x, out, dout, ph, pw, stride):
     """NumPy backward for any windows: argmax over im2col rows, then col2im."""
     m, C, H, W = x.shape
     planes = (m * C, 1, H, W)
     cols = im2col_indices(x.reshape(planes), ph, pw, 0, stride)      # (ph*pw, m*C*P)
+    first, columns = cols.argmax(axis=0), np.arange(cols.shape[1])
+    _check_maxima(cols[first, columns], out.ravel())
     dcols = np.zeros_like(cols)
-    dcols[cols.argmax(axis=0), np.arange(cols.shape[1])] = dout.ravel()
+    dcols[first, columns] = dout.ravel()
     return col2im_indices(dcols, planes, ph, pw, 0, stride).reshape(x.shape)
 
 
@@ -351,6 +392,8 @@ def conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param):
     theta_2d, field, H_out, W_out = _conv_setup(x, theta, theta0, conv_param)
     m, F = x.shape[0], theta.shape[0]
     ph, pw, stride, H_pool, W_pool = pool_geometry((m, F, H_out, W_out), pool_param)
+    _c_ints({"pool_param['pool_height']": ph, "pool_param['pool_width']": pw,
+             "pool_param['stride']": stride, "H_out * W_out of the conv": H_out * W_out})
     ext = _extension(x)
     if ext is None:
         a, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
@@ -371,14 +414,39 @@ def conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param):
     return out, (first, (x, theta, conv_param), H_out * W_out)
 
 
+def _fused_cache_checks(cache):
+    """The (first, conv_cache, P) of the compiled path's cache, checked against each other:
+    first (m, F, H_pool, W_pool) int32 positions in the (H_out, W_out) conv output of P
+    values per image (the loop checks each is below P), the conv cache valid."""
+    first, conv_cache, P = cache_parts(cache, "conv_relu_pool_forward_fast",
+                                       ("first", "conv_cache", "P"))
+    x, theta, conv_param = cache_parts(conv_cache, "conv_forward_fast",
+                                       ("x", "theta", "conv_param"))
+    _, _, H_out, W_out = _conv_setup(x, theta, None, conv_param)
+    require(_ext is not None and _extension(x) is not None,
+            f"cache's first comes from the compiled path, which needs the im2col_cython "
+            f"extension and float32 or float64 x, got x of dtype {x.dtype}")
+    require(P == H_out * W_out, f"cache's P must be H_out * W_out = {H_out * W_out} for the "
+                                f"conv of cache's x and theta, got {P!r}")
+    require(isinstance(first, np.ndarray) and first.dtype == np.int32 and first.ndim == 4
+            and first.flags.c_contiguous,
+            f"cache's first must be a C-contiguous 4-d int32 array, got "
+            f"{type(first).__name__} {getattr(first, 'dtype', '')}")
+    m, F = x.shape[0], theta.shape[0]
+    require(first.shape[:2] == (m, F) and first.shape[2] <= H_out and first.shape[3] <= W_out,
+            f"cache's first must be (m, F, H_pool, W_pool) with m={m}, F={F}, H_pool <= "
+            f"{H_out}, W_pool <= {W_out} for cache's conv, got {first.shape}")
+    return first, conv_cache, P
+
+
 def conv_relu_pool_backward_fast(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward_fast (dx None if not compute_dx)."""
-    if cache[0] is None:
+    if isinstance(cache, tuple) and len(cache) == 4 and cache[0] is None:   # NumPy path
         _, conv_cache, relu_cache, pool_cache = cache
         dr = max_pool_backward_fast(dout, pool_cache)    # checks dout
         return conv_backward_fast(relu_backward(dr, relu_cache), conv_cache, compute_dx)
-    first, conv_cache, P = cache
-    _check_dout(dout, first.shape, "conv_relu_pool_forward_fast")
+    first, conv_cache, P = _fused_cache_checks(cache)
+    check_dout(dout, first.shape)
     dout = np.ascontiguousarray(dout, dtype=conv_cache[0].dtype)
 
     def dconv_2d(lo, hi):

@@ -5,14 +5,40 @@ Same layout as im2col.py: cols has shape (C*HH*WW, N*P), P = H_out*W_out, with
     cols[(c*HH + a)*WW + b, n*P + i*W_out + j] = xpad[n, c, i*S + a, j*S + b]
 where xpad is x zero-padded by `pad` on each side. Every function takes float32
 or float64 (the `floating` fused type) and returns the same dtype. Callers
-validate the geometry (layers.conv_geometry / pool_geometry) and pass
-C-contiguous arrays. The loops release the GIL so that fast_layers can run
-them on several Python threads, one slice of the batch each; they are not
-parallel themselves (OpenMP threads spinning between calls made small calls
+validate the geometry (validate.conv_geometry / pool_geometry) and pass
+C-contiguous arrays; each function still checks, before its loop, that the shapes
+it was given keep every read and write inside its arrays (bounds checks are off
+inside the loops), and raises ValueError otherwise. The loops release the GIL
+so that fast_layers can run them on several Python threads, one slice of the
+batch each; they are not parallel themselves (OpenMP threads spinning between calls made small calls
 ten times slower on a busy machine).
 """
 import numpy as np
 from cython cimport floating
+
+
+cdef int _check_window(Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t padding,
+                       Py_ssize_t stride, Py_ssize_t H, Py_ssize_t W) except -1:
+    """ValueError unless the windows are non-empty, the stride positive and the padded
+    H x W image holds at least one window."""
+    if field_height < 1 or field_width < 1 or stride < 1 or padding < 0:
+        raise ValueError(f"window {field_height}x{field_width}, stride {stride} and padding "
+                         f"{padding} must be positive (padding >= 0)")
+    if H + 2 * padding < field_height or W + 2 * padding < field_width:
+        raise ValueError(f"the {field_height}x{field_width} window does not fit in the "
+                         f"{H}x{W} image padded by {padding}")
+    return 0
+
+
+cdef tuple _dims(Py_ssize_t* shape, int ndim):
+    """A memoryview's shape as a tuple."""
+    return tuple([shape[k] for k in range(ndim)])
+
+
+cdef int _check_shape(str name, tuple got, tuple want) except -1:
+    if got != want:
+        raise ValueError(f"shape mismatch: {name} must have shape {want}, got {got}")
+    return 0
 
 
 cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
@@ -36,6 +62,7 @@ def im2col_cython(const floating[:, :, :, ::1] x, int field_height, int field_wi
     """cols (C*HH*WW, N*P) of x (N, C, H, W); one row per (channel, filter offset)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t HH = field_height, WW = field_width, S = stride, pad = padding
+    _check_window(HH, WW, pad, S, H, W)
     cdef Py_ssize_t H_out = (H + 2 * pad - HH) // S + 1
     cdef Py_ssize_t W_out = (W + 2 * pad - WW) // S + 1
     cdef Py_ssize_t P = H_out * W_out, K = C * HH * WW
@@ -81,9 +108,13 @@ def col2im_cython(const floating[:, ::1] cols, int N, int C, int H, int W,
                   int field_height, int field_width, int padding, int stride):
     """Adjoint of im2col_cython: dx (N, C, H, W) with overlapping windows summed."""
     cdef Py_ssize_t HH = field_height, WW = field_width, S = stride, pad = padding
+    if N < 0 or C < 0:
+        raise ValueError(f"N and C must be >= 0, got N={N}, C={C}")
+    _check_window(HH, WW, pad, S, H, W)
     cdef Py_ssize_t H_out = (H + 2 * pad - HH) // S + 1
     cdef Py_ssize_t W_out = (W + 2 * pad - WW) // S + 1
     cdef Py_ssize_t P = H_out * W_out
+    _check_shape("cols", _dims(cols.shape, 2), (C * HH * WW, N * P))
     dx_arr = np.zeros((N, C, H, W), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, :, :, ::1] dx = dx_arr
     cdef Py_ssize_t n, c, a, b, i, j, h, j_lo, j_hi
@@ -119,9 +150,15 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t H_out = out.shape[2], W_out = out.shape[3]
     cdef Py_ssize_t ph = pool_height, pw = pool_width, S = stride
+    _check_window(ph, pw, 0, S, H, W)
+    _check_shape("dout", _dims(dout.shape, 4), _dims(out.shape, 4))
+    if (out.shape[0] != N or out.shape[1] != C or (H_out - 1) * S + ph > H
+            or (W_out - 1) * S + pw > W):
+        raise ValueError(f"out of shape {_dims(out.shape, 4)} is not a {ph}x{pw} pool of "
+                         f"stride {S} of x of shape {_dims(x.shape, 4)}")
     dx_arr = np.zeros((N, C, H, W), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, :, :, ::1] dx = dx_arr
-    cdef Py_ssize_t n, c, i, j, a, b, p, q
+    cdef Py_ssize_t n, c, i, j, a, b, p, q, unmatched = 0
     cdef const floating* plane
     cdef floating* dplane
     cdef floating m
@@ -149,6 +186,11 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
                                     p = q if plane[q] != plane[q] else p
                         if p >= 0:
                             dplane[p] += dout[n, c, i, j]
+                        else:
+                            unmatched += 1
+    if unmatched:
+        raise ValueError(f"out is not the max pool of x: {unmatched} window(s) hold no entry "
+                         f"equal to their out (a cache from another call?)")
     return dx_arr
 
 
@@ -166,6 +208,9 @@ def bias_relu_pool_forward_cython(const floating[:, :, ::1] conv, const floating
     """
     cdef Py_ssize_t F = conv.shape[0], n_img = conv.shape[1]
     cdef Py_ssize_t ph = pool_height, pw = pool_width, S = stride
+    _check_window(ph, pw, 0, S, H, W)
+    _check_shape("conv", _dims(conv.shape, 3), (F, n_img, H * W))
+    _check_shape("bias", _dims(bias.shape, 1), (F,))
     cdef Py_ssize_t H_out = (H - ph) // S + 1, W_out = (W - pw) // S + 1
     dtype = np.float32 if floating is float else np.float64
     out_arr = np.empty((n_img, F, H_out, W_out), dtype=dtype)
@@ -209,19 +254,28 @@ def relu_pool_backward_cython(const floating[:, :, :, ::1] dout, const int[:, :,
     """Derivative of bias_relu_pool_forward_cython with respect to its conv input.
 
     dout, first: (n, F, H_out, W_out). Returns dconv (F, n*P): dout summed into
-    each window's first maximum, the layout the weight-gradient product needs.
+    each window's first maximum, the layout the weight-gradient product needs;
+    a position outside [-1, P) is never written: it raises ValueError after the loop.
     """
     cdef Py_ssize_t n_img = dout.shape[0], F = dout.shape[1]
     cdef Py_ssize_t H_out = dout.shape[2], W_out = dout.shape[3]
+    _check_shape("first", _dims(first.shape, 4), _dims(dout.shape, 4))
+    if P < 0:
+        raise ValueError(f"P must be >= 0, got {P}")
     dconv_arr = np.zeros((F, n_img * P), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] dconv = dconv_arr
-    cdef Py_ssize_t f, n, i, j, p
+    cdef Py_ssize_t f, n, i, j, p, outside = 0
     with nogil:
         for f in range(F):
             for n in range(n_img):
                 for i in range(H_out):
                     for j in range(W_out):
                         p = first[n, f, i, j]
-                        if p >= 0:
+                        if 0 <= p < P:
                             dconv[f, n * P + p] += dout[n, f, i, j]
+                        elif p != -1:
+                            outside += 1
+    if outside:
+        raise ValueError(f"first holds {outside} position(s) outside [-1, P) = [-1, {P}) "
+                         f"(a cache from another call?)")
     return dconv_arr

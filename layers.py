@@ -11,7 +11,41 @@ number of outputs and C for the number of classes; images are (m, C, H, W).
 import numpy as np
 
 from validate import (check_batch, check_keys, check_labels, conv_geometry, pool_geometry,
-                      require, require_float)
+                      positive_float, require, require_float, require_shape, unit_interval)
+
+
+# ---------------------------------------------------- what backward trusts
+# A backward pass computes from dout and from the arrays its forward pass cached. The
+# fast layers hand them to compiled loops that do no bounds checks, and NumPy broadcasts
+# a dout of another shape into a gradient of the wrong size: so every backward checks
+# both, with these helpers, before it computes.
+
+def check_dout(dout, shape):
+    """The upstream derivative: floats of exactly the forward output's shape."""
+    require_float("dout", dout)
+    require_shape("dout", dout, shape)
+
+
+def cache_parts(cache, layer, names):
+    """cache, after checking it is the tuple of len(names) parts that `layer` returns."""
+    require(isinstance(cache, tuple) and len(cache) == len(names),
+            f"cache must be the tuple ({', '.join(names)}) that {layer} returns, got "
+            f"{type(cache).__name__} of {len(cache) if isinstance(cache, tuple) else 1} part(s)")
+    return cache
+
+
+def conv_checks(x, theta, conv_param):
+    """Float x (m, C, H, W) and theta (F, C, HH, WW) whose windows tile x:
+    returns (stride, pad, H_out, W_out) as validate.conv_geometry."""
+    require_float("x", x)
+    require_float("theta", theta)
+    return conv_geometry(x.shape, theta.shape, conv_param)
+
+
+def pool_checks(x, pool_param, geometry=pool_geometry):
+    """Float x (m, C, H, W) and a pool that fits it: returns geometry(x.shape, pool_param)."""
+    require_float("x", x)
+    return geometry(x.shape, pool_param)
 
 
 # -------------------------------------------------------------------- affine
@@ -24,14 +58,22 @@ def affine_forward(x, theta, theta0):
     theta0: (h,) biases
     Returns (out, cache) with out of shape (m, h).
     """
-    x_flat = x.reshape(x.shape[0], -1)
-    require(theta.ndim == 2 and theta.shape[0] == x_flat.shape[1],
-             f"shape mismatch: x of shape {x.shape} flattens to d={x_flat.shape[1]}, "
-             f"so theta must be (d, h), got {theta.shape}")
-    require(theta0.shape == (theta.shape[1],),
-             f"shape mismatch: theta0 must be (h,) = ({theta.shape[1]},), got {theta0.shape}")
-    out = x_flat @ theta + theta0
+    _affine_checks(x, theta)
+    require_float("theta0", theta0)
+    require_shape("theta0 (one bias per output)", theta0, (theta.shape[1],))
+    out = x.reshape(x.shape[0], theta.shape[0]) @ theta + theta0
     return out, (x, theta)
+
+
+def _affine_checks(x, theta):
+    """Float x (m, d_1, ..., d_k) and theta (d, h) with d = d_1 * ... * d_k."""
+    require_float("x", x)
+    require_float("theta", theta)
+    require(x.ndim >= 2, f"x must be (m, d_1, ..., d_k), at least 2-d, got shape {x.shape}")
+    d = int(np.prod(x.shape[1:]))
+    require(theta.ndim == 2 and theta.shape[0] == d,
+            f"shape mismatch: x of shape {x.shape} flattens to d={d}, "
+            f"so theta must be (d, h), got {theta.shape}")
 
 
 def affine_backward(dout, cache):
@@ -41,8 +83,10 @@ def affine_backward(dout, cache):
     Returns dx = dout @ theta^T reshaped like x, dtheta = x^T @ dout (d, h),
     dtheta0 = sum over the batch of dout (h,).
     """
-    x, theta = cache
-    x_flat = x.reshape(x.shape[0], -1)
+    x, theta = cache_parts(cache, "affine_forward", ("x", "theta"))
+    _affine_checks(x, theta)
+    check_dout(dout, (x.shape[0], theta.shape[1]))
+    x_flat = x.reshape(x.shape[0], theta.shape[0])
     dx = (dout @ theta.T).reshape(x.shape)
     dtheta = x_flat.T @ dout
     dtheta0 = dout.sum(axis=0)
@@ -53,18 +97,21 @@ def affine_backward(dout, cache):
 
 def relu_forward(x):
     """ReLU: a = max(0, x) elementwise. Returns (out, cache), out shaped like x."""
+    require_float("x", x)
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
     """dx = dout where x > 0, else 0."""
     x = cache
+    require_float("cache (relu_forward's x)", x)
+    check_dout(dout, x.shape)
     return dout * (x > 0)
 
 
 def leaky_relu_forward(x, alpha=0.01):
     """Leaky ReLU: a = x if x > 0 else alpha * x, with slope alpha in [0, 1)."""
-    require(0 <= alpha < 1, f"alpha (the negative slope) must be in [0, 1), got {alpha!r}")
+    unit_interval("alpha (the negative slope)", alpha)
     require_float("x", x)
     slope = np.where(x > 0, 1, alpha).astype(x.dtype, copy=False)
     return x * slope, slope
@@ -73,6 +120,8 @@ def leaky_relu_forward(x, alpha=0.01):
 def leaky_relu_backward(dout, cache):
     """dx = dout where x > 0, else alpha * dout."""
     slope = cache
+    require_float("cache (leaky_relu_forward's slope)", slope)
+    check_dout(dout, slope.shape)
     return dout * slope
 
 
@@ -94,14 +143,12 @@ def dropout_forward(x, dropout_param):
     With neither, the mask comes from NumPy's global generator.
     In train mode out = x * mask with mask = [u >= p] / (1 - p), u ~ U[0, 1), so
     E[out] = x and test mode needs no rescaling.
-    Returns (out, cache).
+    Returns (out, cache) with cache = (dropout_param, mask or None in test mode, x.shape).
     """
     p = dropout_param.get("p")
     mode = dropout_param.get("mode", "train")
     check_keys("dropout_param", dropout_param, ("p", "mode", "seed", "rng"))
-    require(isinstance(p, (int, float, np.floating)) and 0 <= p < 1,
-             f"dropout_param['p'] is the probability of dropping a unit and must be in [0, 1), "
-             f"got {p!r}")
+    unit_interval("dropout_param['p'] (the probability of dropping a unit)", p)
     require(mode in ("train", "test"),
              f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
     require_float("x", x)
@@ -112,17 +159,21 @@ def dropout_forward(x, dropout_param):
     require(rng is None or isinstance(rng, np.random.Generator),
              f"dropout_param['rng'] must be a numpy.random.Generator, got {type(rng).__name__}")
     if mode == "test":
-        return x, (dropout_param, None)
+        return x, (dropout_param, None, x.shape)
     if seed is not None:
         rng = np.random.default_rng(seed)
     uniform = rng.random(x.shape) if rng is not None else np.random.random_sample(x.shape)
     mask = ((uniform >= p) / (1 - p)).astype(x.dtype)
-    return x * mask, (dropout_param, mask)
+    return x * mask, (dropout_param, mask, x.shape)
 
 
 def dropout_backward(dout, cache):
     """dx = dout * mask in train mode, dout in test mode."""
-    _, mask = cache
+    _, mask, shape = cache_parts(cache, "dropout_forward", ("dropout_param", "mask", "shape"))
+    if mask is not None:
+        require_float("cache's mask", mask)
+        require_shape("cache's mask", mask, shape)
+    check_dout(dout, shape)
     return dout if mask is None else dout * mask
 
 
@@ -143,56 +194,106 @@ def _channel_sums(a):
     return (a.reshape(m, C, -1) @ np.ones(a[0, 0].size, dtype=a.dtype)).sum(axis=0)
 
 
-def _batchnorm_forward(x, gamma, beta, bn_param):
-    """Batch norm over every axis of x but 1, one (gamma, beta) per index of axis 1."""
+def _statistics_dtype(dtype):
+    """Where batch statistics accumulate: float16 sums overflow at 65504 (and its count
+    of values past 2048 loses units), so float16 works in float32; others in their own."""
+    return np.promote_types(dtype, np.float32)
+
+
+def _bn_settings(x, gamma, beta, bn_param):
+    """Validate batch norm's arguments; return (mode, eps, momentum, running_mean, running_var).
+
+    x needs at least one value per feature/channel; in train mode at least two (the
+    variance of one value is 0: the output and the gradient would be 0).
+    """
     check_keys("bn_param", bn_param, BN_KEYS)
     mode = bn_param.get("mode")
     require(mode in ("train", "test"), f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
     require_float("x", x)
-    D = x.shape[1]
-    for name, value in (("gamma", gamma), ("beta", beta)):
-        require(np.shape(value) == (D,),
-                 f"shape mismatch: {name} must be ({D},), one per feature/channel of x "
-                 f"{x.shape}, got {np.shape(value)}")
-    eps = x.dtype.type(bn_param.get("eps", 1e-5))
-    momentum = bn_param.get("momentum", 0.9)
-    require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
-    shape = (1, D) + (1,) * (x.ndim - 2)
+    require(x.size > 0, f"x must hold at least one example (and one value per feature/channel), "
+                        f"got shape {x.shape}")
+    D, count = x.shape[1], x.size // x.shape[1]
+    require(mode == "test" or count >= 2,
+            f"batch norm in train mode needs at least 2 values per statistic "
+            f"({'m' if x.ndim == 2 else 'm * H * W'} >= 2): the variance of one value is 0, "
+            f"which gives zero output and zero gradient; got x of shape {x.shape}")
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))
-    count = x.dtype.type(x.size // D)
+    for name, value in (("gamma", gamma), ("beta", beta),
+                        ("bn_param['running_mean']", running_mean),
+                        ("bn_param['running_var']", running_var)):
+        require_float(name, value)
+        require_shape(f"{name} (one per feature/channel of x {x.shape})", value, (D,))
+    require(not np.any(running_var < 0),
+            f"bn_param['running_var'] must be >= 0 (a variance), got a minimum of "
+            f"{running_var.min()!r}")
+    eps = positive_float("bn_param['eps']", bn_param.get("eps", 1e-5))
+    momentum = unit_interval("bn_param['momentum']", bn_param.get("momentum", 0.9), closed=True)
+    return mode, eps, momentum, running_mean, running_var
+
+
+def _batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch norm over every axis of x but 1, one (gamma, beta) per index of axis 1."""
+    mode, eps, momentum, running_mean, running_var = _bn_settings(x, gamma, beta, bn_param)
+    D = x.shape[1]
+    shape = (1, D) + (1,) * (x.ndim - 2)
+    work = _statistics_dtype(x.dtype)
+    x_work = x.astype(work, copy=False)
     if mode == "train":
-        mean = _channel_sums(x) / count
-        xhat = x - mean.reshape(shape)
+        count = work.type(x.size // D)
+        mean = _channel_sums(x_work) / count
+        xhat = x_work - mean.reshape(shape)
         var = _channel_sums(xhat * xhat) / count
         bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
         bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
     else:
-        mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
-        xhat = x - mean.reshape(shape)
-    inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype)
+        mean, var = running_mean.astype(work), running_var.astype(work)
+        xhat = x_work - mean.reshape(shape)
+    inv_std = (1 / np.sqrt(var + work.type(eps))).astype(work)
     np.multiply(xhat, inv_std.reshape(shape), out=xhat)
-    out = xhat * gamma.astype(x.dtype).reshape(shape)
-    out += beta.astype(x.dtype).reshape(shape)
-    return out, (xhat, inv_std, gamma, mode, shape)
+    out = xhat * gamma.astype(work).reshape(shape)
+    out += beta.astype(work).reshape(shape)
+    xhat = xhat.astype(x.dtype, copy=False)
+    return out.astype(x.dtype, copy=False), (xhat, inv_std, gamma, mode, shape)
+
+
+def _bn_cache_checks(cache):
+    """The parts of a batch norm cache, after checking they fit each other."""
+    xhat, inv_std, gamma, mode, shape = cache_parts(
+        cache, "batchnorm_forward", ("xhat", "inv_std", "gamma", "mode", "shape"))
+    require_float("cache's xhat", xhat)
+    require(xhat.ndim in (2, 4) and xhat.size > 0,
+            f"cache's xhat must be a non-empty (m, D) or (m, C, H, W), got shape {xhat.shape}")
+    D = xhat.shape[1]
+    for name, value in (("inv_std", inv_std), ("gamma", gamma)):
+        require_float(f"cache's {name}", value)
+        require_shape(f"cache's {name}", value, (D,))
+    require(mode in ("train", "test"), f"cache's mode must be 'train' or 'test', got {mode!r}")
+    require(shape == (1, D) + (1,) * (xhat.ndim - 2),
+            f"cache's shape must be {(1, D) + (1,) * (xhat.ndim - 2)} for xhat of shape "
+            f"{xhat.shape}, got {shape!r}")
+    return xhat, inv_std, gamma, mode, shape
 
 
 def _batchnorm_backward(dout, cache):
-    xhat, inv_std, gamma, mode, shape = cache
-    dout = dout.astype(xhat.dtype, copy=False)
+    xhat, inv_std, gamma, mode, shape = _bn_cache_checks(cache)
+    check_dout(dout, xhat.shape)
+    work = _statistics_dtype(xhat.dtype)
+    dout, xhat_work = dout.astype(work, copy=False), xhat.astype(work, copy=False)
     dbeta = _channel_sums(dout)
-    dgamma = _channel_sums(dout * xhat)
-    scale = (gamma.astype(xhat.dtype) * inv_std).reshape(shape)
+    dgamma = _channel_sums(dout * xhat_work)
+    scale = (gamma.astype(work) * inv_std.astype(work)).reshape(shape)
     if mode == "test":            # mean and variance are constants
-        return dout * scale, dgamma, dbeta
-    # With g = dout * gamma: dx = (g - mean(g) - xhat * mean(g * xhat)) * inv_std, and
-    # mean(g) = gamma * dbeta / count, mean(g * xhat) = gamma * dgamma / count.
-    count = xhat.dtype.type(xhat.size // xhat.shape[1])
-    dx = xhat * (dgamma / count).reshape(shape)
-    np.subtract(dout, dx, out=dx)
-    dx -= (dbeta / count).reshape(shape)
-    dx *= scale
-    return dx, dgamma, dbeta
+        dx = dout * scale
+    else:
+        # With g = dout * gamma: dx = (g - mean(g) - xhat * mean(g * xhat)) * inv_std, and
+        # mean(g) = gamma * dbeta / count, mean(g * xhat) = gamma * dgamma / count.
+        count = work.type(xhat.size // xhat.shape[1])
+        dx = xhat_work * (dgamma / count).reshape(shape)
+        np.subtract(dout, dx, out=dx)
+        dx -= (dbeta / count).reshape(shape)
+        dx *= scale
+    return tuple(g.astype(xhat.dtype, copy=False) for g in (dx, dgamma, dbeta))
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -210,7 +311,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     for the running average), xhat = (x - mu) / sqrt(var + eps), out = gamma * xhat + beta.
     Returns (out, cache); out has x's dtype.
     """
-    require(x.ndim == 2, f"x must be (m, D), got shape {x.shape}")
+    require(np.ndim(x) == 2, f"x must be (m, D), got shape {np.shape(x)}")
     return _batchnorm_forward(x, gamma, beta, bn_param)
 
 
@@ -230,7 +331,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     positions (m * H * W values); gamma, beta are (C,); bn_param as in batchnorm_forward.
     Returns (out, cache).
     """
-    require(x.ndim == 4, f"x must be (m, C, H, W), got shape {x.shape}")
+    require(np.ndim(x) == 4, f"x must be (m, C, H, W), got shape {np.shape(x)}")
     return _batchnorm_forward(x, gamma, beta, bn_param)
 
 
@@ -252,11 +353,9 @@ def conv_forward_naive(x, theta, theta0, conv_param):
     with out of shape (m, F, 1 + (H - HH + 2P) / S, 1 + (W - WW + 2P) / S).
     Returns (out, cache).
     """
-    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
-    require_float("x", x)
-    require_float("theta", theta)
-    require(theta0.shape == (theta.shape[0],),
-             f"shape mismatch: theta0 must be (F,) = ({theta.shape[0]},), got {theta0.shape}")
+    stride, pad, H_out, W_out = conv_checks(x, theta, conv_param)
+    require_float("theta0", theta0)
+    require_shape("theta0 (one bias per filter)", theta0, (theta.shape[0],))
     HH, WW = theta.shape[2:]
     xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out = np.empty((x.shape[0], theta.shape[0], H_out, W_out), dtype=x.dtype)
@@ -274,8 +373,9 @@ def conv_backward_naive(dout, cache):
     window of xpad it read (dx) and window * dout to theta (dtheta).
     Returns dx (m, C, H, W), dtheta (F, C, HH, WW), dtheta0 (F,).
     """
-    x, theta, conv_param = cache
-    stride, pad, H_out, W_out = conv_geometry(x.shape, theta.shape, conv_param)
+    x, theta, conv_param = cache_parts(cache, "conv_forward_naive", ("x", "theta", "conv_param"))
+    stride, pad, H_out, W_out = conv_checks(x, theta, conv_param)
+    check_dout(dout, (x.shape[0], theta.shape[0], H_out, W_out))
     HH, WW = theta.shape[2:]
     xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dxpad = np.zeros_like(xpad)
@@ -301,7 +401,7 @@ def max_pool_forward_naive(x, pool_param):
     of shape (m, C, 1 + (H - ph) / S, 1 + (W - pw) / S).
     Returns (out, cache).
     """
-    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    ph, pw, stride, H_out, W_out = pool_checks(x, pool_param)
     out = np.empty(x.shape[:2] + (H_out, W_out), dtype=x.dtype)
     for i in range(H_out):
         for j in range(W_out):
@@ -317,9 +417,10 @@ def max_pool_backward_naive(dout, cache):
     first one in row-major order on ties); windows that overlap accumulate.
     Returns dx shaped like x.
     """
-    x, pool_param = cache
-    ph, pw, stride, H_out, W_out = pool_geometry(x.shape, pool_param)
+    x, pool_param = cache_parts(cache, "max_pool_forward_naive", ("x", "pool_param"))
+    ph, pw, stride, H_out, W_out = pool_checks(x, pool_param)
     m, C = x.shape[:2]
+    check_dout(dout, (m, C, H_out, W_out))
     dx = np.zeros_like(x)
     n_idx, c_idx = np.meshgrid(np.arange(m), np.arange(C), indexing="ij")
     for i in range(H_out):
@@ -341,11 +442,12 @@ def softmax_loss(x, y, smoothing=0.0):
     each row's maximum so that large scores cannot overflow.
     Returns (loss, dx) with dx = (softmax(x) - q) / m.
     """
+    require_float("x (the scores)", x)
     require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
     y = check_labels(y, x.shape[1])
     require(y.shape[0] == x.shape[0],
              f"shape mismatch: x has m={x.shape[0]} rows but y has {y.shape[0]} labels")
-    require(0 <= smoothing < 1, f"smoothing must be in [0, 1), got {smoothing!r}")
+    unit_interval("smoothing", smoothing)
     check_batch(x)
     m, C = x.shape
     shifted = x - x.max(axis=1, keepdims=True)
@@ -368,6 +470,7 @@ def svm_loss(x, y):
     J = (1/m) sum_i sum_{j != y_i} max(0, x_ij - x_iy_i + 1).
     Returns (loss, dx).
     """
+    require_float("x (the scores)", x)
     require(x.ndim == 2, f"x must be (m, C) scores, got shape {x.shape}")
     y = check_labels(y, x.shape[1])
     require(y.shape[0] == x.shape[0],

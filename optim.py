@@ -11,27 +11,55 @@ config: dict of hyperparameters and state (velocities, moving averages); pass
 Each parameter of a model keeps its own config. State arrays take theta's
 dtype so float32 training stays float32.
 """
+import math
+import numbers
+
 import numpy as np
 
+from validate import (nonnegative_float, nonnegative_int, positive_float, require,
+                      require_float, require_shape, unit_interval)
 
-def _with_defaults(config, state=(), **defaults):
-    """config with the defaults filled in; a key that is neither a hyperparameter nor the
-    rule's state (a typo such as 'lr') and a negative learning rate raise ValueError."""
+# The range each hyperparameter must lie in. A rate of 1 would freeze a moving average
+# (Adam with beta1 = 1 divides by 1 - beta1^t = 0), an epsilon of 0 divides by zero.
+RANGES = {"momentum": unit_interval, "beta1": unit_interval, "beta2": unit_interval,
+          "decay_rate": unit_interval, "rho": unit_interval, "epsilon": positive_float,
+          "weight_decay": nonnegative_float, "t": nonnegative_int}
+
+
+def _with_defaults(theta, dtheta, config, state=(), **defaults):
+    """config with the defaults filled in, after checking every argument: theta and dtheta
+    float arrays of one shape (no broadcasting), each setting in its range (RANGES) and
+    each state array shaped like theta. A key that is neither a hyperparameter nor the
+    rule's state (a typo such as 'lr') raises ValueError."""
+    require_float("theta", theta)
+    require_float("dtheta", dtheta)
+    require_shape("dtheta (the gradient of theta)", dtheta, theta.shape)
     config = {} if config is None else config
+    require(isinstance(config, dict),
+            f"config must be a dict or None, got {type(config).__name__}")
     unknown = sorted(set(config) - set(defaults) - set(state))
     if unknown:
         raise ValueError(f"unknown optim_config key(s) {unknown}; valid keys are "
                          f"{sorted(defaults)} (and the state {sorted(state)})")
     for key, value in defaults.items():
         config.setdefault(key, value)
-    if not config["learning_rate"] >= 0:
-        raise ValueError(f"learning_rate must be non-negative, got {config['learning_rate']!r}")
+    rate = config["learning_rate"]
+    require(isinstance(rate, numbers.Real) and not isinstance(rate, (bool, np.bool_))
+            and math.isfinite(rate) and rate >= 0,
+            f"learning_rate must be non-negative (a finite number), got {rate!r}")
+    for key in set(defaults) & set(RANGES):
+        RANGES[key](f"optim_config['{key}']", config[key])
+    for key in state:
+        if config.get(key) is not None:
+            require_float(f"optim_config['{key}']", config[key])
+            require_shape(f"optim_config['{key}'] (state kept for theta)", config[key],
+                          theta.shape)
     return config
 
 
 def sgd(theta, dtheta, config=None):
     """Vanilla SGD: theta <- theta - alpha * dtheta.  config: learning_rate (1e-2)."""
-    config = _with_defaults(config, learning_rate=1e-2)
+    config = _with_defaults(theta, dtheta, config, learning_rate=1e-2)
     return theta - config["learning_rate"] * dtheta, config
 
 
@@ -43,7 +71,8 @@ def sgd_momentum(theta, dtheta, config=None):
 
     config: learning_rate alpha (1e-2), momentum mu (0.9), velocity v (zeros).
     """
-    config = _with_defaults(config, ("velocity",), learning_rate=1e-2, momentum=0.9)
+    config = _with_defaults(theta, dtheta, config, ("velocity",), learning_rate=1e-2,
+                            momentum=0.9)
     v = config.get("velocity")
     v = np.zeros_like(theta) if v is None else v
     v = config["momentum"] * v - config["learning_rate"] * dtheta
@@ -63,8 +92,8 @@ def sgd_nesterov(theta, dtheta, config=None):
     config: learning_rate alpha (1e-2), momentum mu (0.9), weight_decay lambda (0),
             velocity v (zeros).
     """
-    config = _with_defaults(config, ("velocity",), learning_rate=1e-2, momentum=0.9,
-                            weight_decay=0.0)
+    config = _with_defaults(theta, dtheta, config, ("velocity",), learning_rate=1e-2,
+                            momentum=0.9, weight_decay=0.0)
     v = config.get("velocity")
     v = np.zeros_like(theta) if v is None else v
     mu, alpha = config["momentum"], config["learning_rate"]
@@ -85,7 +114,8 @@ def rmsprop(theta, dtheta, config=None):
     config: learning_rate alpha (1e-2), decay_rate gamma (0.99), epsilon eps (1e-8),
             cache c (zeros).
     """
-    config = _with_defaults(config, ("cache",), learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
+    config = _with_defaults(theta, dtheta, config, ("cache",), learning_rate=1e-2,
+                            decay_rate=0.99, epsilon=1e-8)
     c = config.get("cache")
     c = np.zeros_like(theta) if c is None else c
     gamma = config["decay_rate"]
@@ -107,8 +137,8 @@ def adam(theta, dtheta, config=None):
     config: learning_rate alpha (1e-3), beta1 (0.9), beta2 (0.999), epsilon eps (1e-8),
             m and v (zeros), t (0).
     """
-    config = _with_defaults(config, ("m", "v"), learning_rate=1e-3, beta1=0.9, beta2=0.999,
-                            epsilon=1e-8, t=0)
+    config = _with_defaults(theta, dtheta, config, ("m", "v"), learning_rate=1e-3, beta1=0.9,
+                            beta2=0.999, epsilon=1e-8, t=0)
     m, v = config.get("m"), config.get("v")
     m = np.zeros_like(theta) if m is None else m
     v = np.zeros_like(theta) if v is None else v
@@ -130,7 +160,8 @@ def adagrad(theta, dtheta, config=None):
 
     config: learning_rate alpha (1e-2), epsilon eps (1e-8), cache c (zeros).
     """
-    config = _with_defaults(config, ("cache",), learning_rate=1e-2, epsilon=1e-8)
+    config = _with_defaults(theta, dtheta, config, ("cache",), learning_rate=1e-2,
+                            epsilon=1e-8)
     c = config.get("cache")
     c = (np.zeros_like(theta) if c is None else c) + dtheta * dtheta
     config["cache"] = c
@@ -148,7 +179,8 @@ def adadelta(theta, dtheta, config=None):
     config: learning_rate alpha (1.0, Zeiler's rule has none), rho (0.95),
             epsilon eps (1e-6), g2 and d2 (zeros).
     """
-    config = _with_defaults(config, ("g2", "d2"), learning_rate=1.0, rho=0.95, epsilon=1e-6)
+    config = _with_defaults(theta, dtheta, config, ("g2", "d2"), learning_rate=1.0, rho=0.95,
+                            epsilon=1e-6)
     g2, d2 = config.get("g2"), config.get("d2")
     g2 = np.zeros_like(theta) if g2 is None else g2
     d2 = np.zeros_like(theta) if d2 is None else d2
