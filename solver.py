@@ -131,6 +131,7 @@ class Solver:
         self.resumed_from = None
         self.wall_time_s = 0.0
         self._train_start_t = 0
+        self._nonfinite_at_start = []
         self._reset()
 
     @staticmethod
@@ -206,16 +207,14 @@ class Solver:
 
     def _blame(self):
         """What a divergence comes from, as far as the Solver can tell: parameters or
-        buffers that were not finite before this run's first update, inputs of huge
-        magnitude, the model's forward pass (no update happened yet), or else the
-        learning rate."""
-        state = {**self.model.params, **_buffers(self.model)}
-        bad = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
+        buffers that were not finite when train() began, inputs of huge magnitude, the
+        model's forward pass (no update happened yet), or else the learning rate."""
+        bad = _nonfinite(self.model)
         before_update = self.t == self._train_start_t
         lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", "the default")
-        if bad and before_update:
-            return (f": the parameters or buffers {bad} held NaN or Inf before any update; "
-                    f"check how they were set (no learning rate is to blame)")
+        if self._nonfinite_at_start:
+            return (f": the parameters or buffers {self._nonfinite_at_start} hold NaN or Inf "
+                    f"before any update; check how they were set (no learning rate is to blame)")
         if self.input_magnitude > HUGE_INPUT:
             return (f": the inputs reach |x| = {self.input_magnitude:.3g}; scale the data "
                     f"(e.g. to mean 0, standard deviation 1): no learning rate can fix it")
@@ -265,6 +264,7 @@ class Solver:
             total = self.num_epochs * self.iterations_per_epoch
             clock = (time.time(), self.t, total)
             self._train_start_t = self.t
+            self._nonfinite_at_start = _nonfinite(self.model)
             if self.epoch == 0:
                 self._log_accuracies(*self._record_accuracies(), clock)
             while self.epoch < self.num_epochs:
@@ -585,6 +585,12 @@ def _check_data(data, num_classes):
                              f"data (no learning rate can)")
         largest = max(largest, abs(lo), abs(hi))
     return largest
+
+
+def _nonfinite(model):
+    """Sorted names of the model's parameters and buffers that hold NaN or Inf."""
+    state = {**model.params, **_buffers(model)}
+    return sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
 
 
 def _optional_count(name, value):
