@@ -401,3 +401,213 @@ def test_after_epoch_sees_every_epoch_and_can_stop_training(tmp_path):
         stopped.train()
     assert stopped.epoch == 2 and newest_checkpoint(stopped)
     assert stopped.fingerprint == make_solver(num_epochs=5, checkpoint_name="x").fingerprint
+
+
+# ------------------------------------------------ resume never loses progress
+
+def test_resume_sets_aside_broken_newest_files_and_pruning_keeps_the_new_progress(tmp_path,
+                                                                                 capsys):
+    settings = dict(num_epochs=3, checkpoint_name=str(tmp_path / "c"), keep_last=2)
+    run = make_solver(**settings).train()
+    for path in ckpt_files(run):                               # epochs 2 and 3
+        with open(path, "r+b") as f:
+            f.seek(100)
+            f.write(b"\xff" * 8)
+    again = make_solver(**settings)
+    assert again.resume() is None and again.epoch == 0
+    err = capsys.readouterr().err
+    assert "epoch_3.npz" in err and "epoch_2.npz" in err and "starting from scratch" in err
+    epochs_after_each = []
+    again.settings["after_epoch"] = lambda s: epochs_after_each.append(
+        [e for e, _ in _checkpoints(s.checkpoint_prefix)])
+    again.train()
+    assert epochs_after_each == [[1], [1, 2], [2, 3]]          # the new epoch is never deleted
+    assert len(glob.glob(str(tmp_path / "*.broken"))) == 4
+
+
+def test_pruning_deletes_only_older_epochs_of_this_run(tmp_path):
+    solver = make_solver(num_epochs=3, checkpoint_name=str(tmp_path / "c"), keep_last=1)
+    foreign = [f"{solver.checkpoint_prefix}_epoch_9.npz",     # a newer epoch: not touched
+               f"{solver.checkpoint_prefix}_epoch_x_epoch_1.npz"]   # not this run's name
+    for path in foreign:
+        with open(path, "wb") as f:
+            f.write(b"junk")
+    solver.train()
+    assert [e for e, _ in _checkpoints(solver.checkpoint_prefix)] == [3, 9]
+    assert all(os.path.exists(p) for p in foreign)
+
+
+def forge(path, change):
+    from faults_solver import forge as forge_file
+    forge_file(path, change)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s: s["random_state"].update(solver={"bit_generator": "MT19937", "state": {}}),
+     "PCG64"),
+    (lambda s: s.pop("log"), r"missing \['log'\]"),
+    (lambda s: s["params"].update(theta2=np.zeros((8, 2), np.float32)), "theta2.*float64"),
+    (lambda s: s["optim_configs"].pop("theta1"), "optim_configs"),
+    (lambda s: s.update(t=3), "t = 3"),
+])
+def test_a_checkpoint_is_checked_whole_before_anything_is_assigned(tmp_path, change, words):
+    run = make_solver(checkpoint_name=str(tmp_path / "c"), keep_last=3).train()
+    path = f"{run.checkpoint_prefix}_epoch_2.npz"
+    forge(path, change)
+    fresh = make_solver(checkpoint_name=str(tmp_path / "c"))
+    before = {k: v.copy() for k, v in fresh.model.params.items()}
+    state = np.random.default_rng(0).bit_generator.state
+    with pytest.raises(ValueError, match=r"c-\w+_epoch_2\.npz is incomplete or damaged: .*"
+                                         + words):
+        fresh.load_checkpoint(path)
+    assert fresh.epoch == 0 and fresh.t == 0 and fresh.loss_history == [] and fresh.log == []
+    assert fresh.rng.bit_generator.state == state
+    for key, value in before.items():
+        np.testing.assert_array_equal(fresh.model.params[key], value)
+    assert make_solver(checkpoint_name=str(tmp_path / "c")).resume() == 3
+
+
+@pytest.mark.parametrize("damage", ["truncate", "huge_header"])
+def test_an_unparseable_checkpoint_without_its_hash_falls_back(tmp_path, damage, capsys):
+    import faults_solver
+    run = make_solver(checkpoint_name=str(tmp_path / "c"), keep_last=3).train()
+    getattr(faults_solver, damage)(newest_checkpoint(run))
+    with pytest.raises(ValueError, match=r"epoch_3\.npz is not a readable checkpoint"):
+        make_solver(checkpoint_name=str(tmp_path / "c")).load_checkpoint(newest_checkpoint(run))
+    resumed = make_solver(checkpoint_name=str(tmp_path / "c"))
+    assert resumed.resume() == 2
+    assert "epoch_3.npz is not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_one_run_per_checkpoint_name_at_a_time(tmp_path):
+    name = str(tmp_path / "sub" / "c")
+    second = make_solver(checkpoint_name=name, num_epochs=1)
+    errors = []
+
+    def start_second(_):
+        for attempt in (second.train, second.resume):
+            with pytest.raises(RuntimeError, match=r"holds the lock .*sub/c\.lock") as info:
+                attempt()
+            errors.append(str(info.value))
+    make_solver(checkpoint_name=name, num_epochs=1, after_epoch=start_second).train()
+    assert len(errors) == 2
+    assert second.train().epoch == 1                         # free once the first has ended
+    other = make_solver(checkpoint_name=str(tmp_path / "other"), num_epochs=1)
+    make_solver(checkpoint_name=name, num_epochs=1,
+                after_epoch=lambda _: other.train()).train()  # another name: no conflict
+
+
+def test_stale_temporary_files_of_this_run_are_removed(tmp_path):
+    solver = make_solver(checkpoint_name=str(tmp_path / "c"), num_epochs=1)
+    mine = f"{solver.checkpoint_prefix}_epoch_2.npz.abc123.tmp"
+    theirs = str(tmp_path / "other_epoch_2.npz.abc123.tmp")
+    for path in (mine, theirs):
+        with open(path, "wb") as f:
+            f.write(b"half a checkpoint")
+    solver.resume()
+    assert not os.path.exists(mine) and os.path.exists(theirs)
+    with open(mine, "wb") as f:
+        f.write(b"half a checkpoint")
+    solver.train()
+    assert not os.path.exists(mine)
+
+
+def test_the_fingerprint_covers_every_example_and_label():
+    base = make_solver().fingerprint
+    for key, index in (("X_train", (50, 3)), ("y_train", 50), ("X_val", (10, 0)), ("y_val", 10)):
+        data = toy_data()
+        data[key][index] = 1 - data[key][index]
+        assert make_solver(data=data).fingerprint != base, key
+    data = toy_data()
+    data["X_train"] = np.asfortranarray(data["X_train"])      # the same values, other layout
+    assert make_solver(data=data).fingerprint == base
+
+
+# ------------------------------------------------ labels and sample counts
+
+@pytest.mark.parametrize("key, change, words", [
+    ("y_val", lambda y: y[:, None], r"y_val.*1-d.*\(20, 1\)"),
+    ("y_val", lambda y: y + 0.5, "y_val.*integer"),
+    ("y_val", lambda y: y.astype(float), "y_val.*integer"),
+    ("y_train", lambda y: np.where(np.arange(len(y)) == 5, 2, y), r"y_train.*\[0, 2\)"),
+    ("y_train", lambda y: y - 1, r"y_train.*from -1"),
+])
+def test_labels_that_cannot_be_scored_are_refused(key, change, words):
+    data = toy_data()
+    data[key] = change(data[key])
+    with pytest.raises(ValueError, match=words):
+        make_solver(data=data)
+
+
+def test_check_accuracy_checks_labels_against_the_scores_without_num_classes():
+    from faults_solver import NoClassCount
+    data = toy_data()
+    solver = make_solver(model=NoClassCount(), data=data)
+    assert solver.check_accuracy(data["X_val"], np.zeros(20, int)) == 1.0
+    with pytest.raises(ValueError, match=r"\[0, 2\) .*from 2 to 2"):
+        solver.check_accuracy(data["X_val"], np.full(20, 2))
+    with pytest.raises(ValueError, match="X and y"):
+        solver.check_accuracy(data["X_val"], np.zeros(19, int))
+
+
+@pytest.mark.parametrize("name, value", [("num_train_samples", 0), ("num_val_samples", -1),
+                                         ("num_train_samples", 2.5), ("num_val_samples", True)])
+def test_sample_counts_must_be_none_or_positive_integers(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer, got {value!r}"):
+        make_solver(**{name: value})
+    assert make_solver(num_train_samples=None, num_val_samples=5).train().epoch == 3
+
+
+# ------------------------------------------------ what a divergence is blamed on
+
+def test_huge_inputs_are_blamed_instead_of_the_learning_rate():
+    data = toy_data()
+    data["X_train"] = data["X_train"] * 1e30
+    with pytest.raises(FloatingPointError, match=r"inputs reach \|x\| = .*scale the data"):
+        make_solver(data=data).train()
+
+
+def test_a_nan_buffer_set_before_training_is_named(recwarn):
+    model = BufferedModel()
+    model.net.params["theta2"][0, 0] = np.nan
+    model.buffers["steps"][0] = np.inf
+    with pytest.raises(FloatingPointError,
+                       match=r"\['steps', 'theta2'\] hold NaN or Inf before any update"):
+        make_solver(model=model).train()
+
+
+# ------------------------------------------------ the log
+
+def test_the_log_is_kept_checkpointed_and_replayed_on_resume(tmp_path, capsys):
+    settings = dict(num_epochs=3, print_every=4, checkpoint_name=str(tmp_path / "c"))
+    first = make_solver(**settings)
+    first.num_epochs = 2                                      # killed after epoch 2
+    first.train()
+    assert [line[:11] for line in first.log] == (["(Epoch 0 / "] + ["(Iteration "] * 2
+                                                 + ["(Epoch 1 / "] + ["(Iteration "] * 3
+                                                 + ["(Epoch 2 / "])
+    resumed = make_solver(**{**settings, "verbose": True})
+    assert resumed.resume() == 2
+    resumed.train()
+    out = capsys.readouterr().out.splitlines()
+    assert out[:len(first.log)] == [f"[recorded] {line}" for line in first.log]
+    assert out[len(first.log)].startswith("resuming from") and "(epoch 2)" in out[-1 - 3]
+    assert out[-1].startswith("(Epoch 3 / 3)") and "[recorded]" not in "".join(out[-4:])
+    assert resumed.log[:len(first.log)] == first.log and len(resumed.log) == len(first.log) + 3
+
+
+def test_the_solver_registry_cases_give_their_outcomes(tmp_path):
+    import re
+    import warnings
+    from faults_solver import CASES
+    kinds = {"crash", "lost progress", "code execution", "silent wrong answer", "obscure error"}
+    for i, (kind, what, trial, words) in enumerate(CASES):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # the overflows diverging
+                text = trial(str(folder))
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"
+        assert kind in kinds and re.search(words, str(text)), f"{what}: {text}"
