@@ -716,10 +716,11 @@ def _archive_arrays(payload):
                 read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                else np.lib.format.read_array_header_2_0)
                 shape, _, dtype = read_header(f)
-                claimed = math.prod(shape) * dtype.itemsize
-                require(not dtype.hasobject and claimed == info.file_size - f.tell(),
-                        f"entry {info.filename!r} claims {shape} {dtype} "
-                        f"({claimed} bytes) but holds {info.file_size - f.tell()} bytes")
+                require(not dtype.hasobject, f"entry {info.filename!r} holds Python objects "
+                                             f"(dtype {dtype}), which no checkpoint does")
+                claimed, held = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+                require(claimed == held, f"entry {info.filename!r} claims {shape} {dtype} "
+                                         f"({claimed} bytes) but holds {held} bytes")
                 f.seek(0)
                 arrays[info.filename[:-len(".npy")]] = np.lib.format.read_array(
                     f, allow_pickle=False)
