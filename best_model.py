@@ -1,12 +1,16 @@
-"""Problem 4.4.7's best model: the recipe and the end-to-end run of `python experiments.py best`.
+"""Problem 4.4.7's best model: the recipe, defined once, and the runs of
+`python experiments.py best` and `python experiments.py ablation`.
 
 The network is convnet.WhitenedConvNet; this module holds how it is trained
-(BEST), the data it is trained on (per-channel standardized; 1,000 training
-images held out for validation; all 10,000 test images) and the run itself:
-train with per-epoch checkpoints (a killed run resumes from the latest), then
-measure test accuracy with test-time views and record the result, wall time,
-epochs and peak memory under 'best_model' in results.json. Quick mode
-(HW5_QUICK=1) runs a small version in about a minute.
+(BEST: recipe() picks it, or its small quick-mode twin), the data it is trained on
+(load_data: per-channel standardized; 1,000 training images held out for
+validation; all 10,000 test images), the pieces that build its Solver
+(whitened_net, training_set, solver_options; best_solver joins them; the
+notebook's training cell shows them) and the run itself: train with per-epoch
+checkpoints (a killed run resumes from the latest), then measure test accuracy
+with test-time views and record the result, wall time, epochs and peak memory
+under 'best_model' in results.json. Quick mode (HW5_QUICK=1) runs a small version
+in about a minute.
 """
 import ctypes
 import ctypes.util
@@ -15,12 +19,12 @@ import time
 
 import numpy as np
 
-from convnet import (TTA_VIEWS, AlternatingFlips, WhitenedConvNet, resume_mirrored,
-                     whitening_filters)
+from augment import mirrored_training_set
+from cifar import dataset_label, describe_dataset
+from convnet import TTA_VIEWS, WhitenedConvNet, whitening_filters
 from data_utils import get_CIFAR10_data
-from experiments import (checkpoint_path, describe_dataset, pick, read_result, record_result,
-                         training_seconds)
 from optim import Lookahead, PiecewiseLinear
+from runs import as_json, checkpoint_path, pick, read_result, record_result, training_seconds
 from solver import Solver
 
 # The recipe of `python experiments.py best` (see convnet.WhitenedConvNet). Learning rate
@@ -33,7 +37,7 @@ from solver import Solver
 # switch tricks off for the ablation (whiten=False: frozen random filters instead). The
 # recipe leaves lookahead off (lookahead_every=0): the ablation, which starts from every
 # trick on, measured it costing accuracy. alternate_flips: mirror each image in every
-# other epoch (convnet.AlternatingFlips) instead of in a random half of each batch.
+# other epoch (augment.AlternatingFlips) instead of in a random half of each batch.
 # check_tta: the test-time views of the Solver's accuracy checks after every epoch (they
 # count in the training time; one view costs half of 'flip').
 BEST = dict(widths=(64, 256, 256), batch_size=512, num_epochs=13, momentum=0.85,
@@ -57,37 +61,68 @@ def channel_standardize(data):
             for k, v in data.items()}
 
 
-def best_solver(data, settings, checkpoint=None, verbose=True, after_epoch=None):
-    """The WhitenedConvNet of settings (see BEST) and the Solver that trains it;
-    after_epoch(solver), when given, runs after every epoch as in Solver.
+def recipe():
+    """BEST, or its small twin QUICK_BEST in quick mode."""
+    return pick(BEST, QUICK_BEST)
 
-    With alternate_flips (and augment), a copy of data["X_train"] is mirrored by an
-    AlternatingFlips, which runs after every epoch before after_epoch: call
-    convnet.resume_mirrored(solver), not solver.resume().
-    """
+
+def load_data(sizes=None, root=None):
+    """CIFAR-10 split into sizes (default: BEST_DATA_SIZES, smaller in quick mode) and
+    standardized per channel (channel_standardize)."""
+    sizes = sizes or pick(BEST_DATA_SIZES, QUICK_BEST_DATA_SIZES)
+    return channel_standardize(get_CIFAR10_data(**sizes, subtract_mean=False, root=root))
+
+
+def whitened_net(data, settings):
+    """The WhitenedConvNet of settings (see BEST), its whitening filters computed from the
+    first whitening_images training images of data (or random, frozen, when not whiten)."""
     s = settings
     whiten = whitening_filters(data["X_train"][:s["whitening_images"]])
     if not s["whiten"]:
         whiten = random_filters(whiten.shape, s["seed"]).astype(whiten.dtype)
-    alternate = s["augment"] and s["alternate_flips"]
-    model = WhitenedConvNet(whiten, widths=s["widths"], smoothing=s["smoothing"],
-                            head_scale=s["head_scale"], bn_momentum=s["bn_momentum"],
-                            augment=s["augment"], dirac=s["dirac"], flip=not alternate,
-                            tta=s["check_tta"], rng=s["seed"])
-    if alternate:                       # mirror a copy: the caller's images stay as given
-        data = dict(data, X_train=data["X_train"].copy())
-        after_epoch = AlternatingFlips(data["X_train"], seed=s["seed"], then=after_epoch)
+    return WhitenedConvNet(whiten, widths=s["widths"], smoothing=s["smoothing"],
+                           head_scale=s["head_scale"], bn_momentum=s["bn_momentum"],
+                           augment=s["augment"], dirac=s["dirac"], flip=not alternates(s),
+                           tta=s["check_tta"], rng=s["seed"])
+
+
+def alternates(settings):
+    """Whether the recipe mirrors the training set in alternate epochs (not the model)."""
+    return settings["augment"] and settings["alternate_flips"]
+
+
+def training_set(data, settings):
+    """(the data to train on, the Solver's before_epoch): with alternating flips, a copy of
+    the training images and the AlternatingFlips that mirrors it; otherwise (data, None)."""
+    if alternates(settings):
+        return mirrored_training_set(data, seed=settings["seed"])
+    return data, None
+
+
+def solver_options(settings):
+    """The Solver's keyword arguments for the recipe (see BEST): Nesterov SGD with decoupled
+    weight decay, BN biases faster and without decay, the piecewise-linear schedule."""
+    s = settings
     lr = s["lr_per_example"] * s["batch_size"]
-    return Solver(model, data, update_rule="sgd_nesterov",
-                  optim_config={"learning_rate": lr, "momentum": s["momentum"],
-                                "weight_decay": s["weight_decay"]},
-                  param_optim_config={"beta": {"learning_rate": lr * s["bias_lr_scale"],
-                                               "weight_decay": 0.0},
-                                      "gamma": {"weight_decay": 0.0}},
-                  lr_schedule=PiecewiseLinear(s["schedule"]), num_epochs=s["num_epochs"],
-                  lookahead=Lookahead(every=s["lookahead_every"]) if s["lookahead_every"] else None,
-                  batch_size=s["batch_size"], print_every=20, seed=s["seed"],
-                  checkpoint_name=checkpoint, verbose=verbose, after_epoch=after_epoch)
+    return dict(update_rule="sgd_nesterov",
+                optim_config={"learning_rate": lr, "momentum": s["momentum"],
+                              "weight_decay": s["weight_decay"]},
+                param_optim_config={"beta": {"learning_rate": lr * s["bias_lr_scale"],
+                                             "weight_decay": 0.0},
+                                    "gamma": {"weight_decay": 0.0}},
+                lr_schedule=PiecewiseLinear(s["schedule"]), num_epochs=s["num_epochs"],
+                lookahead=Lookahead(every=s["lookahead_every"]) if s["lookahead_every"] else None,
+                batch_size=s["batch_size"], print_every=20, seed=s["seed"])
+
+
+def best_solver(data, settings, checkpoint=None, verbose=True, after_epoch=None):
+    """The Solver that trains whitened_net(data, settings) on training_set(data, settings)
+    with solver_options(settings); after_epoch(solver), when given, runs after every epoch
+    as in Solver. The caller's images stay as given."""
+    model = whitened_net(data, settings)
+    data, flips = training_set(data, settings)
+    return Solver(model, data, **solver_options(settings), checkpoint_name=checkpoint,
+                  verbose=verbose, before_epoch=flips, after_epoch=after_epoch)
 
 
 def random_filters(shape, seed):
@@ -140,13 +175,13 @@ def test_accuracy(model, X, y, tta, batch_size=500):
 def train_best(root=None):
     """Train the best model end to end (quick mode: a small version) and record its result."""
     reuse_freed_memory()
-    settings = pick(BEST, QUICK_BEST)
-    data = channel_standardize(get_CIFAR10_data(**pick(BEST_DATA_SIZES, QUICK_BEST_DATA_SIZES),
-                                                subtract_mean=False, root=root))
+    settings = recipe()
+    data = load_data(root=root)
     print(describe_dataset(root))
     solver = best_solver(data, settings, checkpoint=checkpoint_path("best"))
     print("settings:", settings)
-    resume_mirrored(solver).train()
+    solver.resume()
+    solver.train()
     start = time.time()
     entry = {"test_acc": test_accuracy(solver.model, data["X_test"], data["y_test"],
                                        settings["tta"]),
@@ -160,9 +195,8 @@ def train_best(root=None):
              "eval_time_s": round(time.time() - start, 1),
              "peak_memory_mib": peak_memory_mib(),
              "val_acc_history": solver.val_acc_history,
-             "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v)
-                                 for k, v in settings.items()}}
-    record_result("best_model", entry)
+             "hyperparameters": as_json(settings)}
+    record_result("best_model", entry, dataset_label(root))
     print(f"test accuracy {entry['test_acc']:.4f} on {entry['num_test']} images "
           f"({entry['test_acc_no_tta']:.4f} without test-time views); training "
           f"{entry['wall_time_s'] / 60:.1f} min for {entry['epochs']} epochs; peak memory "
@@ -201,15 +235,15 @@ def run_ablation(root=None):
     test-time view set) under 'best_model_ablation' in results.json; returns that entry."""
     reuse_freed_memory()
     base = pick(ABLATION_BASE, QUICK_ABLATION_BASE)
-    data = channel_standardize(get_CIFAR10_data(
-        **pick(ABLATION_DATA_SIZES, QUICK_ABLATION_DATA_SIZES), subtract_mean=False, root=root))
+    data = load_data(pick(ABLATION_DATA_SIZES, QUICK_ABLATION_DATA_SIZES), root)
     X_test, y_test = data["X_test"], data["y_test"]
     rows = {}
     for name, change in ABLATIONS.items():
         tag = "ablation-" + ("-".join(f"{k}-{v}" for k, v in change.items()) or "whole")
         solver = best_solver(data, dict(base, **change), checkpoint=checkpoint_path(tag))
         solver.print_every = 10 ** 9                   # one line per epoch
-        resume_mirrored(solver).train()
+        solver.resume()
+        solver.train()
         row = {"changed": change, "test_acc": test_accuracy(solver.model, X_test, y_test, "none"),
                "wall_time_s": training_seconds(solver)}
         if not change:
@@ -219,8 +253,8 @@ def run_ablation(root=None):
         print(f"{name}: test accuracy {row['test_acc']:.4f} ({row['wall_time_s']:.0f} s)",
               flush=True)
     entry = {"rows": rows, "num_test": int(len(y_test)), "num_training": int(len(data["y_train"])),
-             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in base.items()}}
-    record_result("best_model_ablation", entry)
+             "settings": as_json(base)}
+    record_result("best_model_ablation", entry, dataset_label(root))
     return entry
 
 

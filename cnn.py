@@ -10,7 +10,8 @@ from fc_net import l2_penalty
 from layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                          conv_relu_pool_forward)
 from layers import affine_backward, affine_forward, softmax_loss
-from validate import check_batch, positive_int
+from validate import (check_examples, float_dtype, nonnegative_float, positive_float, positive_int,
+                      positive_ints, require)
 
 
 class ThreeLayerConvNet:
@@ -34,30 +35,22 @@ class ThreeLayerConvNet:
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
                  num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32, seed=None):
-        if len(input_dim) != 3:
-            raise ValueError(f"input_dim must be (C, H, W), got {input_dim!r}")
-        for name, value in [("input_dim[0] (C)", input_dim[0]), ("input_dim[1] (H)", input_dim[1]),
-                            ("input_dim[2] (W)", input_dim[2]), ("num_filters", num_filters),
-                            ("filter_size", filter_size), ("hidden_dim", hidden_dim),
-                            ("num_classes", num_classes)]:
+        require(len(input_dim) == 3, f"input_dim must be (C, H, W), got {input_dim!r}")
+        C, H, W = positive_ints("input_dim (C, H, W)", input_dim)
+        for name, value in [("num_filters", num_filters), ("filter_size", filter_size),
+                            ("hidden_dim", hidden_dim), ("num_classes", num_classes)]:
             positive_int(name, value)
-        C, H, W = (int(d) for d in input_dim)
-        if H % 2 or W % 2:
-            raise ValueError(f"the 2x2 max pool needs even H and W, got H={H}, W={W}")
-        if filter_size % 2 == 0:
-            raise ValueError(f"filter_size must be odd so that 'same' padding "
-                             f"P = (filter_size - 1) // 2 keeps H and W, got {filter_size}")
-        if not weight_scale > 0:
-            raise ValueError(f"weight_scale must be positive, got {weight_scale!r}")
-        if not reg >= 0:
-            raise ValueError(f"reg must be non-negative, got {reg!r}")
-        if np.dtype(dtype).kind != "f":
-            raise ValueError(f"dtype must be a floating type, got {np.dtype(dtype)}")
+        require(H % 2 == 0 and W % 2 == 0,
+                f"the 2x2 max pool needs even H and W, got H={H}, W={W}")
+        require(filter_size % 2 == 1, f"filter_size must be odd so that 'same' padding "
+                                      f"P = (filter_size - 1) // 2 keeps H and W, got {filter_size}")
+        positive_float("weight_scale", weight_scale)
+        nonnegative_float("reg", reg)
 
         self.input_dim = (C, H, W)
         self.num_classes = num_classes
         self.reg = reg
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype("dtype", dtype)
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
         fan_out = {"theta1": num_filters, "theta2": hidden_dim, "theta3": num_classes}
@@ -75,10 +68,7 @@ class ThreeLayerConvNet:
 
         X: (m, C, H, W) images, cast to the model's dtype; y: (m,) labels.
         """
-        if X.ndim != 4 or X.shape[1:] != self.input_dim:
-            raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
-                             f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
-        check_batch(X, y)
+        check_examples(X, self.input_dim, y)
         X = X.astype(self.dtype, copy=False)
         p = self.params
         h1, cache1 = conv_relu_pool_forward(X, p["theta1"], p["theta1_0"],

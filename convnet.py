@@ -1,137 +1,21 @@
-"""A convolutional network of any depth for Problem 4.4.7.
+"""Problem 4.4.7's fast network, WhitenedConvNet, and its frozen whitening filters.
 
-    [conv 3x3 - relu - 2x2 max pool] x N - [affine - relu] x M - affine - softmax
-
-Every conv keeps the spatial size (stride 1, 'same' padding) and every pool
-halves it, so an H x W image leaves the conv stack as F_N x H/2^N x W/2^N.
-Layers are numbered in order: the N convs are theta1..thetaN with shapes
-(F_l, F_{l-1}, k, k), the M hidden affine layers and the output layer follow
-as theta<N+1>..theta<N+M+1>, and each theta<l> has its bias theta<l>_0.
-The loss is softmax cross-entropy plus 0.5 * reg * sum ||theta<l>||^2 over the
-weights, as in fc_net and cnn.
+A frozen 2x2 whitening conv, three conv-pool-BN-relu blocks, a global max pool and a
+scaled linear head, after the airbench recipes; how it is trained (the recipe, the
+data, the run) is in best_model.py, its augmentation in augment.py.
 """
 import numpy as np
 
-from fc_net import l2_penalty
-from layer_utils import (affine_relu_backward, affine_relu_forward, bn_running_stats,
-                         conv_relu_pool_backward, conv_relu_pool_forward, load_bn_running_stats)
+from augment import translate_and_flip
+from layer_utils import bn_running_stats, load_bn_running_stats
 from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                          max_pool_floor_backward, max_pool_floor_forward, max_pool_forward_fast)
 from layers import (affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss,
                     spatial_batchnorm_backward, spatial_batchnorm_forward)
-from validate import check_batch, positive_ints
+from validate import (check_examples, float_dtype, positive_float, positive_int, positive_ints,
+                      require, unit_interval)
 
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
-
-
-class ConvNet:
-    """[conv - relu - pool] x N - [affine - relu] x M - affine - softmax.
-
-    input_dim:    (C, H, W) of one image; H and W must be divisible by 2^N.
-    num_filters:  (F_1, ..., F_N), filters of each conv layer (N >= 1).
-    filter_size:  odd side k of every filter; stride 1 and padding (k - 1) / 2.
-    hidden_dims:  (h_1, ..., h_M) widths of the hidden affine layers (M >= 0).
-    num_classes:  number of scores.
-    weight_scale: standard deviation of every initial weight; None (default) draws
-                  each ReLU layer with sqrt(2 / fan_in) (He et al. 2015), which keeps
-                  the activations' scale through the depth for inputs of unit variance,
-                  and the output layer with 0.01 / sqrt(fan_in), so that the initial
-                  scores are near zero and the loss starts near ln(num_classes).
-    reg:          L2 strength (>= 0).
-    dtype:        floating dtype of parameters, activations and gradients.
-    seed:         seeds the initialisation.
-    Invalid arguments raise ValueError.
-    """
-
-    def __init__(self, input_dim=(3, 32, 32), num_filters=(32, 64, 128), filter_size=3,
-                 hidden_dims=(256,), num_classes=10, weight_scale=None, reg=0.0,
-                 dtype=np.float32, seed=None):
-        if len(input_dim) != 3:
-            raise ValueError(f"input_dim must be (C, H, W), got {input_dim!r}")
-        C, H, W = positive_ints("input_dim", input_dim)
-        num_filters = positive_ints("num_filters", num_filters)
-        hidden_dims = positive_ints("hidden_dims", hidden_dims)
-        (filter_size,) = positive_ints("filter_size", [filter_size])
-        (num_classes,) = positive_ints("num_classes", [num_classes])
-        if not num_filters:
-            raise ValueError("num_filters must name at least one conv layer")
-        if filter_size % 2 == 0:
-            raise ValueError(f"filter_size must be odd so that padding (k - 1) / 2 keeps "
-                             f"H and W, got {filter_size}")
-        shrink = 2 ** len(num_filters)
-        if H % shrink or W % shrink:
-            raise ValueError(f"{len(num_filters)} 2x2 pools need H and W divisible by "
-                             f"{shrink}, got H={H}, W={W}")
-        if weight_scale is not None and not weight_scale > 0:
-            raise ValueError(f"weight_scale must be positive or None, got {weight_scale!r}")
-        if not reg >= 0:
-            raise ValueError(f"reg must be non-negative, got {reg!r}")
-        if np.dtype(dtype).kind != "f":
-            raise ValueError(f"dtype must be a floating type, got {np.dtype(dtype)}")
-
-        self.input_dim = (C, H, W)
-        self.num_classes = num_classes
-        self.num_conv = len(num_filters)
-        self.num_affine = len(hidden_dims) + 1
-        self.reg = reg
-        self.dtype = np.dtype(dtype)
-        self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
-
-        shapes = [(f, c, filter_size, filter_size)
-                  for c, f in zip((C,) + num_filters[:-1], num_filters)]
-        flat = num_filters[-1] * (H // shrink) * (W // shrink)
-        dims = (flat,) + hidden_dims + (num_classes,)
-        shapes += list(zip(dims[:-1], dims[1:]))
-        rng = np.random.default_rng(seed)
-        self.params = {}
-        for l, shape in enumerate(shapes, start=1):
-            fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
-            # He scale for ReLU layers; the output layer starts near zero so that the
-            # first softmax is almost uniform and the loss starts at ln(num_classes).
-            gain = 1e-4 if l == len(shapes) else 2.0
-            std = np.sqrt(gain / fan_in) if weight_scale is None else weight_scale
-            self.params[f"theta{l}"] = (std * rng.standard_normal(shape)).astype(self.dtype)
-            self.params[f"theta{l}_0"] = np.zeros(shape[0] if len(shape) == 4 else shape[1],
-                                                  dtype=self.dtype)
-
-    def loss(self, X, y=None):
-        """Scores (m, num_classes) when y is None; otherwise (loss, grads).
-
-        X: (m, C, H, W) images, cast to the model's dtype; y: (m,) labels.
-        """
-        if X.ndim != 4 or X.shape[1:] != self.input_dim:
-            raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
-                             f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
-        check_batch(X, y)
-        h = X.astype(self.dtype, copy=False)
-        p = self.params
-        caches = []
-        for l in range(1, self.num_conv + 1):
-            h, cache = conv_relu_pool_forward(h, p[f"theta{l}"], p[f"theta{l}_0"],
-                                              self.conv_param, POOL_PARAM)
-            caches.append(cache)
-        last = self.num_conv + self.num_affine
-        for l in range(self.num_conv + 1, last):
-            h, cache = affine_relu_forward(h, p[f"theta{l}"], p[f"theta{l}_0"])
-            caches.append(cache)
-        scores, cache = affine_forward(h, p[f"theta{last}"], p[f"theta{last}_0"])
-        if y is None:
-            return scores
-
-        loss, dscores = softmax_loss(scores, y)
-        grads = {}
-        dh, grads[f"theta{last}"], grads[f"theta{last}_0"] = affine_backward(dscores, cache)
-        for l in range(last - 1, self.num_conv, -1):
-            dh, grads[f"theta{l}"], grads[f"theta{l}_0"] = affine_relu_backward(dh, caches.pop())
-        for l in range(self.num_conv, 0, -1):
-            # The first layer's input is the images: data, not parameters.
-            dh, grads[f"theta{l}"], grads[f"theta{l}_0"] = conv_relu_pool_backward(
-                dh, caches.pop(), compute_dx=l > 1)
-        loss += l2_penalty(p, self.reg, grads)
-        return loss, grads
-
-
-# ------------------------------------------------------- 4.4.7: the fast net
 
 def whitening_filters(images, patch=2, eps=5e-4):
     """Frozen first-layer filters that whiten patch x patch patches of the images.
@@ -149,64 +33,6 @@ def whitening_filters(images, patch=2, eps=5e-4):
     filters = (V / np.sqrt(lam + eps)).T[::-1]          # largest variance first
     filters = filters.reshape(-1, C, patch, patch)
     return np.concatenate([filters, -filters]).astype(images.dtype)
-
-
-def translate_and_flip(X, rng, shift=2, flip=True):
-    """A random translation by up to `shift` pixels (reflected edges) and, when flip, a
-    random left-right mirror for each image of X (m, C, H, W); returns a new array."""
-    m, _, H, W = X.shape
-    padded = np.pad(X, ((0, 0), (0, 0), (shift, shift), (shift, shift)), mode="reflect")
-    dy, dx = rng.integers(0, 2 * shift + 1, size=(2, m))
-    flip = (rng.random(m) < 0.5) & flip
-    out = np.empty_like(X)
-    for i in range(m):
-        crop = padded[i, :, dy[i]:dy[i] + H, dx[i]:dx[i] + W]
-        out[i] = crop[:, :, ::-1] if flip[i] else crop
-    return out
-
-
-class AlternatingFlips:
-    """Mirror each training image in every other epoch, not at random (airbench's
-    alternating flip): every image is seen both ways in any two epochs in a row.
-
-    Works on the training images X (n, C, H, W) in place: a random half (seeded) is
-    mirrored at once; called with the Solver after every epoch (Solver's after_epoch),
-    it mirrors all n images whenever the parity of solver.epoch changed, so at epoch e
-    image i is mirrored iff it was at epoch 0 XOR e is odd, and then runs then(solver)
-    when given (the caller's own after_epoch). After solver.resume(), align(solver)
-    mirrors the images as at the epoch resumed at (resume_mirrored does both). The
-    model then translates only (WhitenedConvNet(flip=False)).
-    """
-
-    def __init__(self, X, seed=0, then=None):
-        if X.ndim != 4:
-            raise ValueError(f"X must be images (n, C, H, W), got shape {X.shape}")
-        self.X, self.parity, self.then = X, 0, then
-        start = np.random.default_rng(seed).random(len(X)) < 0.5
-        X[start] = X[start][..., ::-1]
-
-    def align(self, solver):
-        """Mirror every image if the parity of solver.epoch changed since the last call."""
-        parity = solver.epoch % 2
-        if parity != self.parity:
-            self.X[...] = self.X[..., ::-1]     # NumPy buffers the overlapping copy
-            self.parity = parity
-
-    def __call__(self, solver):
-        self.align(solver)
-        if self.then is not None:
-            self.then(solver)
-
-
-def resume_mirrored(solver):
-    """solver.resume(), then, when its after_epoch is an AlternatingFlips, its training
-    images mirrored as at the epoch it resumed at (then(solver) does not run); returns
-    the solver."""
-    solver.resume()
-    flips = solver.settings["after_epoch"]
-    if isinstance(flips, AlternatingFlips):
-        flips.align(solver)
-    return solver
 
 
 class WhitenedConvNet:
@@ -245,18 +71,21 @@ class WhitenedConvNet:
                  dirac=True, flip=True, dtype=np.float32, seed=None, rng=None):
         C, H, W = positive_ints("input_dim", input_dim)
         widths = positive_ints("widths", widths)
-        if len(widths) != 3 or H < 9 or W < 9:
-            raise ValueError(f"need three widths and H, W >= 9, got widths={widths}, "
-                             f"input_dim={input_dim}")
-        if whiten.ndim != 4 or whiten.shape[1:] != (C, 2, 2):
-            raise ValueError(f"whiten must be (2K, {C}, 2, 2) filters, got {whiten.shape}")
-        if tta not in TTA_VIEWS:
-            raise ValueError(f"tta must be one of {sorted(TTA_VIEWS)}, got {tta!r}")
-        if seed is not None and rng is not None:
-            raise ValueError("give seed or rng, not both")
+        require(len(widths) == 3 and H >= 9 and W >= 9,
+                f"need three widths and H, W >= 9, got widths={widths}, input_dim={input_dim}")
+        require(isinstance(whiten, np.ndarray) and whiten.ndim == 4
+                and whiten.shape[1:] == (C, 2, 2),
+                f"whiten must be (2K, {C}, 2, 2) filters, got shape {np.shape(whiten)}")
+        require(tta in TTA_VIEWS, f"tta must be one of {sorted(TTA_VIEWS)}, got {tta!r}")
+        require(seed is None or rng is None, "give seed or rng, not both")
+        positive_int("num_classes", num_classes)
+        unit_interval("smoothing", smoothing)
+        positive_float("head_scale", head_scale)
+        unit_interval("bn_momentum", bn_momentum)
+        # kept as given: the Solver's checkpoint names hash the model's settings as written
         self.input_dim, self.widths, self.num_classes = (C, H, W), widths, num_classes
         self.smoothing, self.head_scale, self.bn_momentum = smoothing, head_scale, bn_momentum
-        self.augment, self.tta, self.dtype = augment, tta, np.dtype(dtype)
+        self.augment, self.tta, self.dtype = augment, tta, float_dtype("dtype", dtype)
         self.dirac, self.flip = bool(dirac), bool(flip)
         self.rng = np.random.default_rng(seed if seed is not None else rng)
         self.whiten = whiten.astype(self.dtype)
@@ -317,10 +146,7 @@ class WhitenedConvNet:
     def loss(self, X, y=None):
         """Scores (m, num_classes) when y is None (averaged over the tta views);
         otherwise (loss, grads) on a training batch (augmented when augment)."""
-        if X.ndim != 4 or X.shape[1:] != self.input_dim:
-            raise ValueError(f"shape mismatch: X must be (m, *input_dim) = "
-                             f"(m, {', '.join(map(str, self.input_dim))}), got {X.shape}")
-        check_batch(X, y)
+        check_examples(X, self.input_dim, y)
         X = X.astype(self.dtype, copy=False)
         if y is None:
             views = TTA_VIEWS[self.tta](X)

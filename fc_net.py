@@ -11,7 +11,8 @@ import numpy as np
 from layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward, affine_relu_backward,
                          affine_relu_forward, bn_running_stats, load_bn_running_stats)
 from layers import affine_backward, affine_forward, dropout_backward, dropout_forward, softmax_loss
-from validate import check_batch, check_labels
+from validate import (check_batch, check_labels, float_dtype, nonnegative_float, positive_float,
+                      positive_int, positive_ints, require, unit_interval)
 
 
 def init_affine_params(dims, weight_scale, dtype, rng):
@@ -69,18 +70,18 @@ class FullyConnectedNet:
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout=0,
                  normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None,
                  rng=None):
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout is the probability of dropping a unit and must be in "
-                             f"[0, 1), got {dropout!r}")
-        if not reg >= 0:
-            raise ValueError(f"reg must be non-negative, got {reg!r}")
-        if np.dtype(dtype).kind != "f":
-            raise ValueError(f"dtype must be a floating type, got {np.dtype(dtype)}")
-        if normalization not in (None, "batchnorm"):
-            raise ValueError(f"normalization must be None or 'batchnorm', got {normalization!r}")
-        if seed is not None and rng is not None:
-            raise ValueError("give seed (fixed dropout masks, for gradient checks) or rng "
-                             "(new masks every step, for training), not both")
+        hidden_dims = positive_ints("hidden_dims", hidden_dims)
+        positive_int("input_dim", input_dim)
+        positive_int("num_classes", num_classes)
+        unit_interval("dropout (the probability of dropping a unit)", dropout)
+        nonnegative_float("reg", reg)
+        positive_float("weight_scale", weight_scale)
+        float_dtype("dtype", dtype)
+        require(normalization in (None, "batchnorm"),
+                f"normalization must be None or 'batchnorm', got {normalization!r}")
+        require(seed is None or rng is None, "give seed (fixed dropout masks, for gradient "
+                "checks) or rng (new masks every step, for training), not both")
+        # Settings are kept as given: the Solver's checkpoint names hash them as written.
         self.hidden_dims = list(hidden_dims)
         self.weight_scale = weight_scale
         self.reg = reg
@@ -164,5 +165,6 @@ class TwoLayerNet(FullyConnectedNet):
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10,
                  weight_scale=1e-3, reg=0.0, dtype=np.float64, seed=None, rng=None):
+        positive_int("hidden_dim", hidden_dim)
         super().__init__([hidden_dim], input_dim=input_dim, num_classes=num_classes,
                          reg=reg, weight_scale=weight_scale, dtype=dtype, seed=seed, rng=rng)

@@ -13,8 +13,8 @@ Resuming: an executed notebook records in its metadata a hash of its code cells
 and of what they depend on: the modules beside it that they import, directly or
 through each other, and the Cython source when the compiled extension is among
 them. A notebook whose saved outputs match the current hash (and mode) is
-skipped unless --force is given, so editing convnet.py reruns only the notebook
-that imports it; and the long trainings resume from the Solver checkpoints in
+skipped unless --force is given, so editing convnet.py reruns only
+ConvolutionalNetworks, the one notebook that imports it; and the long trainings resume from the Solver checkpoints in
 checkpoints/ when a run was cut short.
 
 Quick mode never writes the committed notebooks: its notebooks, HTML and
@@ -41,8 +41,7 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
 
 import authors
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
+from runs import QUICK_ENV, ROOT, quick_mode
 NOTEBOOKS = ("FullyConnectedNets.ipynb", "Dropout.ipynb", "ConvolutionalNetworks.ipynb")
 QUICK_DIR = os.path.join(ROOT, "runs", "quick")
 METADATA_KEY = "hw5"
@@ -52,10 +51,6 @@ CELL_TIMEOUT = 3 * 3600    # the longest cell trains the ConvNet for about an ho
 # 10-20x slower; one thread also makes floating-point sums, and so reruns, repeatable.
 DEFAULT_THREADS = "1"
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def quick_mode():
-    return os.environ.get("HW5_QUICK", "") not in ("", "0")
 
 
 def imported_names(source):
@@ -148,7 +143,7 @@ def execute(source_path, out_path, quick, root=ROOT, timeout=CELL_TIMEOUT):
     """Run source_path top to bottom, write it with outputs to out_path; returns seconds."""
     nb = nbformat.read(source_path, as_version=4)
     digest = source_hash(nb, root)
-    env = dict(os.environ, HW5_QUICK="1" if quick else "0")
+    env = dict(os.environ, **{QUICK_ENV: "1" if quick else "0"})
     for name in THREAD_VARIABLES:
         env.setdefault(name, os.environ.get("HW5_THREADS", DEFAULT_THREADS))
     if quick:

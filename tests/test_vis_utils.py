@@ -1,4 +1,4 @@
-"""vis_utils.py: the grid layout and that every plot draws headlessly."""
+"""vis_utils.py: the grid layout, tables, the filter demo, and that every plot draws headlessly."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,8 +8,9 @@ import pytest  # noqa: E402
 
 from fc_net import TwoLayerNet  # noqa: E402
 from solver import Solver  # noqa: E402
-from vis_utils import (plot_training, show_conv_filters, show_net_weights,  # noqa: E402
-                       visualize_grid, wants_log_scale)
+from vis_utils import (filter_demo, plot_filter_demo, plot_grid, plot_training,  # noqa: E402
+                       print_table, show_conv_filters, show_net_weights, visualize_grid,
+                       wants_log_scale)
 
 
 def test_grid_places_and_rescales_each_image():
@@ -53,3 +54,35 @@ def test_weight_and_curve_plots_draw():
 ])
 def test_log_scale_only_when_the_first_losses_dwarf_the_rest(losses, expected):
     assert wants_log_scale(losses) is expected
+
+
+def test_show_net_weights_can_show_the_first_units_only():
+    net = TwoLayerNet(hidden_dim=9, seed=0)
+    ax = show_net_weights(net, units=4)
+    assert ax.images[0].get_array().shape[:2] == (2 * 33 - 1, 2 * 33 - 1)   # 2 x 2 cells
+    assert "first 4 units" in ax.get_title()
+
+
+def test_print_table_aligns_columns(capsys):
+    print_table(["name", "value"], [("a", 0.5), ("long name", 12.25)], ["", ".2f"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["     name  value", "        a   0.50", "long name  12.25"]
+
+
+def test_plot_grid_labels_each_cell_and_marks_divergence():
+    acc = np.array([[1.0, np.nan], [0.25, 0.5]])
+    ax = plot_grid(acc, (0.1, 0.2), (1e-3, 1e-2), title="grid")
+    assert [t.get_text() for t in ax.texts] == ["1.00", "div.", "0.25", "0.50"]
+    assert ax.get_title() == "grid"
+
+
+def test_filter_demo_greys_and_finds_horizontal_edges():
+    images = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    images[0, :16] = (200, 100, 50)              # bright top half, black bottom half
+    out = filter_demo(images)
+    grey = 0.299 * 200 + 0.587 * 100 + 0.114 * 50
+    assert out.shape == (1, 2, 32, 32)
+    assert out[0, 0, 5, 5] == pytest.approx(grey) and out[0, 0, 25, 5] == 0
+    assert out[0, 1, 5, 5] == pytest.approx(128)          # flat: mid-grey
+    assert out[0, 1, 15, 5] == pytest.approx(128 + 4 * grey / 8)   # bright above dark
+    assert plot_filter_demo(images, out).shape == (1, 3)
