@@ -103,12 +103,14 @@ def newest_checkpoints_corrupted(tmp):
         with open(checkpoint(run, epoch), "r+b") as f:
             f.seek(100)
             f.write(b"\xff" * 8)
-    again = toy_solver(tmp, keep_last=2)
+    kept = []
+    again = toy_solver(tmp, keep_last=2, after_epoch=lambda s: kept.append(
+        [e for e, _ in _checkpoints(s.checkpoint_prefix)]))
     resumed = again.resume()
     again.train()
-    kept = [e for e, _ in _checkpoints(run.checkpoint_prefix)]
     aside = len(glob.glob(os.path.join(tmp, "*.broken")))
-    return f"resume() gave {resumed}; after training, checkpoints of epochs {kept}; {aside} set aside"
+    return (f"resume() gave {resumed}; checkpoints after each epoch: {kept}; "
+            f"{aside} files set aside")
 
 
 def foreign_higher_epoch_file(tmp):
@@ -310,7 +312,8 @@ def nan_whitening_filters(tmp):
 CASES = [  # (class, what is tried, trial, words the outcome must contain)
     ("lost progress", "the two newest checkpoints corrupted, then resume() and training",
      newest_checkpoints_corrupted,
-     r"resume\(\) gave None; after training, checkpoints of epochs \[2, 3\]; 4 set aside"),
+     r"resume\(\) gave None; checkpoints after each epoch: \[\[1\], \[1, 2\], \[2, 3\]\]; "
+     r"4 files set aside"),
     ("lost progress", "a higher-epoch file of the run's name that is no checkpoint",
      foreign_higher_epoch_file, r"epochs \[2, 3, 7\]"),
     ("lost progress", "checkpoint whose generator state NumPy refuses", generator_state_refused,
