@@ -15,7 +15,10 @@ or pruned); with several workers the study can end a few trials over (each worke
 starts a trial before the count is reached finishes it: at most workers - 1 extra). A
 worker that dies leaves its trial 'running'; after `grace` seconds without the trial's
 heartbeat the next trial to start marks it failed and queues it again, so a killed search
-loses only the trials in flight (its workers end with it). Every trial reports its
+loses only the trials in flight (its workers end with it); a search started again on the
+same machine fails at once the trials whose recorded worker process is gone. After
+max_failures trials in a row fail (diverged), a worker stops with TrialsKeepFailing naming
+the last error, instead of drawing failing trials for ever. Every trial reports its
 validation accuracy after each epoch (Solver(after_epoch=...)) and the median pruner stops
 a trial that is below the median of the earlier trials at the same epoch. A trial keeps
 its settings, validation curve, wall time and worker in the study.
@@ -38,7 +41,8 @@ from concurrent.futures import ProcessPoolExecutor
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from threadpoolctl import threadpool_limits
 
 with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywidgets it never uses
@@ -49,7 +53,7 @@ from best_model import BEST, QUICK_BEST, best_solver, channel_standardize
 from data_utils import get_CIFAR10_data
 from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
                          train_fc, train_two_layer)
-from validate import positive_int
+from validate import nonnegative_int, positive_int, require
 
 # A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
 # two ints draws integers.
@@ -84,6 +88,13 @@ START_POINTS = {"best": {name: BEST[name] for name in SPACES["best"]}}
 BEST_SEARCH_SIZES = pick(dict(num_training=8000, num_validation=5000),
                          dict(num_training=1000, num_validation=500))
 STATES_DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
+MAX_FAILURES = 5       # failed trials in a row after which a worker gives up
+
+
+class TrialsKeepFailing(RuntimeError):
+    """max_failures trials in a row failed: the space or the code is broken, and more
+    trials would only fail the same way."""
 
 
 STORAGE_ENV = "HW5_SEARCH_STORAGE"
@@ -99,12 +110,29 @@ def default_storage():
     return "sqlite:///" + os.path.join(folder, "search.db")
 
 
+def check_space(space):
+    """space, checked: a non-empty dict {name: (low, high, scale)} with low < high finite
+    real numbers (bools refused), scale 'log' (then low > 0) or 'linear'."""
+    require(isinstance(space, dict) and space,
+            f"space must be a non-empty dict {{name: (low, high, scale)}}, got {space!r}")
+    for name, entry in space.items():
+        require(isinstance(entry, tuple) and len(entry) == 3,
+                f"space[{name!r}] must be a tuple (low, high, scale), got {entry!r}")
+        low, high, scale = entry
+        require(scale in ("log", "linear"),
+                f"scale of {name!r} must be 'log' or 'linear', got {scale!r}")
+        require(all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in (low, high)) and low < high,
+                f"space[{name!r}] must have finite numbers low < high, got {low!r}, {high!r}")
+        require(scale == "linear" or low > 0,
+                f"space[{name!r}] is log-scaled, so low must be > 0, got {low!r}")
+    return space
+
+
 def suggest(trial, space):
     """One point of space drawn by the trial's sampler; hidden sizes are rounded."""
     point = {}
-    for name, (low, high, scale) in space.items():
-        if scale not in ("log", "linear"):
-            raise ValueError(f"scale of {name!r} must be 'log' or 'linear', got {scale!r}")
+    for name, (low, high, scale) in check_space(space).items():
         if isinstance(low, int) and isinstance(high, int):
             point[name] = trial.suggest_int(name, low, high, log=scale == "log")
         else:
@@ -163,6 +191,7 @@ def open_study(name, stage="coarse", storage=None, seed=0, grace=60):
     resumed search draws new settings instead of repeating the first ones."""
     if stage not in ("coarse", "fine"):
         raise ValueError(f"stage must be 'coarse' or 'fine', got {stage!r}")
+    grace, seed = positive_int("grace", grace), nonnegative_int("seed", seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)     # this module prints its own lines
     rdb = _rdb_storage(storage or default_storage(), grace)
     study = optuna.create_study(study_name=study_name(name, stage), storage=rdb,
@@ -179,7 +208,9 @@ def _rdb_storage(url, grace, attempts=5):
     """Optuna's RDBStorage of url with heartbeats every grace / 4 s (failed and retried
     after grace s). Creating a new database's tables is not atomic: two processes that
     open it at the same moment can both try, and the loser gets 'table already exists'
-    (or a locked database); it waits and tries again, up to attempts times."""
+    (or a locked database); it waits and tries again, up to attempts times. The URL is
+    checked first (check_storage), so a wrong path is named at once, never retried."""
+    check_storage(url)
     for attempt in range(1, attempts + 1):
         try:
             with _experimental_allowed():
@@ -191,6 +222,33 @@ def _rdb_storage(url, grace, attempts=5):
             if attempt == attempts:
                 raise
             time.sleep(0.2 * attempt)
+
+
+def check_storage(url):
+    """url, checked: a database URL, and for a SQLite file, a path in an existing folder.
+
+    The folder is not created: a path's folder that does not exist is more likely a typo
+    than a wish (default_storage creates runs/ itself), and SQLite would only answer
+    'unable to open database file' after every retry.
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, TypeError, AttributeError) as error:
+        raise ValueError(f"storage must be a database URL such as sqlite:///runs/search.db or "
+                         f"postgresql+psycopg2://user@host/db, got "
+                         f"{_shown(url) if isinstance(url, str) else url!r}") from error
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or parsed.query.get("uri"):
+        return url
+    path = os.path.abspath(parsed.database)
+    folder = os.path.dirname(path)
+    require(os.path.isdir(folder), f"storage {url!r}: the folder {folder} of the SQLite "
+                                   f"file does not exist; create it or fix the path")
+    require(not os.path.isdir(path), f"storage {url!r}: {path} is a folder, not a "
+                                     f"SQLite file")
+    require(os.access(folder, os.W_OK | os.X_OK),
+            f"storage {url!r}: the folder {folder} is not writable")
+    return url
 
 
 def reporter(trial):
@@ -261,20 +319,22 @@ EXPERIMENTS = {"two-layer": (two_layer_trial, load_data), "fc": (fc_trial, load_
                "best": (best_trial, load_best_search)}
 
 
-def _worker(name, stage, n_trials, storage, seed, grace, space, threads=None, parent=None):
+def _worker(name, stage, n_trials, storage, seed, grace, space, threads=None, parent=None,
+            max_failures=MAX_FAILURES):
     """One process: load the data, then run trials until the study has n_trials done,
     with at most `threads` BLAS threads (None: BLAS's own default). Given the pid of the
     process that started it, it exits as soon as that process is gone."""
     if parent is not None:
         _exit_with(parent)
     with threadpool_limits(threads, user_api="blas"):
-        return _run_trials(name, stage, n_trials, storage, seed, grace, space)
+        return _run_trials(name, stage, n_trials, storage, seed, grace, space, max_failures)
 
 
 def _exit_with(parent, every=1.0):
     """Watch, in a daemon thread, that this process's parent is still the pid parent, and
     end this process when it is not: a search killed with SIGKILL or SIGTERM leaves no worker
-    training on. The trial in flight stays 'running' until its heartbeat is missed."""
+    training on. The trial in flight stays 'running' until its heartbeat is missed or a
+    search started again on this machine sees its worker gone (fail_dead_trials)."""
     def watch():
         while os.getppid() == parent:
             time.sleep(every)
@@ -282,60 +342,154 @@ def _exit_with(parent, every=1.0):
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _run_trials(name, stage, n_trials, storage, seed, grace, space):
+def _run_trials(name, stage, n_trials, storage, seed, grace, space, max_failures=MAX_FAILURES):
     study = open_study(name, stage, storage, seed, grace)
     objective, load = EXPERIMENTS[name]
     data = load()
     budget = BUDGETS[name][stage]
+    return optimize(study, lambda trial: objective(trial, data, space, budget), n_trials,
+                    max_failures)
+
+
+def optimize(study, objective, n_trials, max_failures=MAX_FAILURES):
+    """Run objective(trial) -> value in new trials of study until it holds n_trials finished
+    (complete or pruned) trials; return that count. Each trial records its worker (claim)
+    before anything else. A trial that raises FloatingPointError (diverged) fails and the
+    search goes on, but after max_failures failed trials in a row of this process it stops
+    with TrialsKeepFailing naming the last failure's error."""
+    n_trials, max_failures = positive_int("n_trials", n_trials), \
+        positive_int("max_failures", max_failures)
+    failures = _FailureRun(max_failures)
 
     def run(trial):
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        return objective(trial, data, space, budget)
+        claim(trial)
+        try:
+            return objective(trial)
+        except Exception as error:             # kept to name it if the run of failures ends
+            failures.errors[trial.number] = error
+            raise
     done = optuna.study.MaxTrialsCallback(n_trials, states=STATES_DONE)
     if _finished(study) < n_trials:
-        study.optimize(run, callbacks=[done], catch=(FloatingPointError,))
+        study.optimize(run, callbacks=[done, failures], catch=(FloatingPointError,))
     return _finished(study)
+
+
+class _FailureRun:
+    """A study.optimize callback counting this process's failed trials in a row; raises
+    TrialsKeepFailing (which ends optimize) when there are limit of them."""
+
+    def __init__(self, limit):
+        self.limit, self.numbers, self.errors = limit, [], {}
+
+    def __call__(self, study, trial):
+        if trial.state != FAIL:
+            self.numbers, self.errors = [], {}
+            return
+        self.numbers.append(trial.number)
+        if len(self.numbers) >= self.limit:
+            error = self.errors.get(trial.number)
+            cause = (f"{type(error).__name__}: {error}" if error is not None
+                     else "a value that is not a number (NaN or None)")
+            raise TrialsKeepFailing(
+                f"study {study.study_name}: {len(self.numbers)} trials in a row failed (numbers "
+                f"{self.numbers[0]}..{self.numbers[-1]}; max_failures={self.limit}), the last "
+                f"with {cause}. Fix the space or the code before running more trials")
 
 
 def _finished(study):
     return sum(t.state in STATES_DONE for t in study.trials)
 
 
-def _fail_never_beaten(study, grace):
-    """Fail, and retry as stale trials are, the trials a killed search left 'running' before
-    their first heartbeat. Optuna's fail_stale_trials passes over trials without one, but a
-    live trial records its first as it starts: one started over grace seconds ago with none
-    is dead (a search killed right as it began a trial left one 'running' for good)."""
-    from optuna.storages._rdb import models       # the heartbeat table has no public reader
-    storage = getattr(study._storage, "_backend", study._storage)    # under Optuna's cache
-    if not isinstance(storage, optuna.storages.RDBStorage):
-        return
-    session = storage.scoped_session()
-    try:
-        running = (session.query(models.TrialModel)
-                   .filter(models.TrialModel.study_id == study._study_id,
-                           models.TrialModel.state == optuna.trial.TrialState.RUNNING).all())
-        started_before = datetime.datetime.now() - datetime.timedelta(seconds=grace)
-        dead = [t.trial_id for t in running
-                if not t.heartbeats and t.datetime_start is not None
-                and t.datetime_start < started_before]
-    finally:
-        session.close()
-    for trial_id in dead:
-        if storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL):
-            storage.heartbeat_stale_trial_callback(study, storage.get_trial(trial_id))
+# ------------------------------------------------------------- dead workers' trials
+#
+# Optuna's heartbeat fails a trial whose worker stopped beating for `grace` seconds
+# (optuna.storages.fail_stale_trials), but skips a trial that never recorded a heartbeat:
+# by design (Optuna issue #4026, tested since PR #4055; still so in Optuna 5.0), and its
+# public API has no reader for heartbeats. So every trial records its worker as it starts
+# (claim), and a search starting on a machine fails, through the public study.tell, the
+# trials that machine's dead processes left running, and any trial that recorded no worker
+# more than grace seconds after it started (killed between Optuna's ask and claim).
+
+HOST = socket.gethostname()
+
+
+def claim(trial):
+    """Record, as the trial starts, the worker that runs it: 'worker' (host:pid, shown in the
+    tables) and 'owner' (host, pid and the trial's number: a retried trial inherits its
+    failed original's attributes, and the number tells an inherited owner from its own)."""
+    trial.set_user_attr("worker", f"{HOST}:{os.getpid()}")
+    trial.set_user_attr("owner", {"host": HOST, "pid": os.getpid(), "trial": trial.number})
+
+
+def _process_alive(pid):
+    """Whether process pid runs on this machine (a zombie, dead but not reaped, does not).
+    The search's own pid counts as dead: it is only starting, so a trial recorded under it
+    is an earlier process's that had the same pid. Unknown (not POSIX): alive, left to the
+    heartbeat."""
+    if pid == os.getpid():
+        return False
+    if os.name != "posix":
+        return True                           # os.kill(pid, 0) would end it on Windows
+    if os.path.isdir("/proc/self"):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+    try:                                      # no /proc (macOS): ask the kernel
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                   # another user's process
+        return True
+    return True
+
+
+def _dead(trial, grace, now):
+    """Whether a RUNNING trial's worker is gone: it recorded a worker on this machine that
+    no longer runs, or it recorded none in the grace seconds since it started."""
+    owner = trial.user_attrs.get("owner")
+    if isinstance(owner, dict) and owner.get("trial") == trial.number:
+        return owner.get("host") == HOST and not _process_alive(owner.get("pid"))
+    started = trial.datetime_start
+    return started is not None and (now - started).total_seconds() > grace
+
+
+def fail_dead_trials(study, grace):
+    """Fail the RUNNING trials of study whose worker is dead (see _dead) and queue each
+    again once, as Optuna's RetryHeartbeatStaleTrialCallback(1) does for stale trials;
+    return their numbers. A trial another process fails first is left to it."""
+    now = datetime.datetime.now()          # Optuna's datetime_start is naive local time
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(RUNNING,)):
+        if not _dead(trial, grace, now):
+            continue
+        try:
+            frozen = study.tell(trial.number, state=FAIL)
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            continue                       # finished meanwhile, by its worker or another search
+        with _experimental_allowed():
+            optuna.storages.RetryHeartbeatStaleTrialCallback(1)(study, frozen)
+        failed.append(trial.number)
+    return failed
 
 
 def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, grace=60,
-               space=None):
+               space=None, max_failures=MAX_FAILURES):
     """Run (or continue) the study of experiment name until n_trials trials are done,
     with workers processes on this machine; returns the study. space defaults to the
     experiment's whole space for the coarse stage and, for the fine stage, to that space
-    narrowed around the coarse study's best trials (which must exist)."""
+    narrowed around the coarse study's best trials (which must exist). Each worker stops
+    with TrialsKeepFailing after max_failures failed trials in a row. Trials left running
+    by dead workers are failed and queued again first (fail_dead_trials, then Optuna's
+    heartbeat check)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     n_trials, workers = positive_int("n_trials", n_trials), positive_int("workers", workers)
-    storage = storage or default_storage()
+    max_failures = positive_int("max_failures", max_failures)
+    if space is not None:
+        check_space(space)
+    storage = check_storage(storage or default_storage())
     study = open_study(name, stage, storage, seed, grace)      # create it once, up front
     if stage == "coarse" and name in START_POINTS and not study.trials:
         study.enqueue_trial(START_POINTS[name])
@@ -345,18 +499,18 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
     if space is None:
         space = SPACES[name] if stage == "coarse" else \
             narrow(SPACES[name], open_study(name, "coarse", storage, seed, grace))
+    fail_dead_trials(study, grace)
     with _experimental_allowed():
-        _fail_never_beaten(study, grace)
         optuna.storages.fail_stale_trials(study)
     if workers == 1:
-        _worker(name, stage, n_trials, storage, seed, grace, space)
+        _worker(name, stage, n_trials, storage, seed, grace, space, max_failures=max_failures)
     else:
         # spawn: each worker opens its own database connections (none inherited by fork)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             # the cores shared out: each worker's BLAS on more threads would oversubscribe them
             threads = max(1, (os.cpu_count() or 1) // workers)
             jobs = [pool.submit(_worker, name, stage, n_trials, storage, seed + i, grace, space,
-                                threads, os.getpid()) for i in range(workers)]
+                                threads, os.getpid(), max_failures) for i in range(workers)]
             for job in jobs:
                 job.result()
     return open_study(name, stage, storage, seed, grace)
@@ -450,10 +604,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grace", type=int, default=60,
                         help="seconds without a heartbeat before a trial counts as dead")
+    parser.add_argument("--max-failures", type=int, default=MAX_FAILURES,
+                        help="failed trials in a row after which the search stops with an error")
     args = parser.parse_args(argv)
     start = time.time()
     study = run_search(args.experiment, args.trials, args.stage, args.workers, args.storage,
-                       args.seed, args.grace)
+                       args.seed, args.grace, max_failures=args.max_failures)
     print_trials(study)
     best = study.best_trial
     print(f"{study.study_name}: {_finished(study)} trials done in this study "

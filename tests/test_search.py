@@ -423,8 +423,26 @@ def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_pat
     time.sleep(1.5)
     fresh = study.ask()                           # just started: may still be alive
     with search._experimental_allowed():
-        search._fail_never_beaten(study, grace=1)
+        search.fail_dead_trials(study, grace=1)
     states = {t.number: t.state for t in study.trials}
     assert states[dead.number] == optuna.trial.TrialState.FAIL
     assert states[fresh.number] == optuna.trial.TrialState.RUNNING
     assert sum(s == optuna.trial.TrialState.WAITING for s in states.values()) == 1   # its retry
+
+
+# ------------------------------------------------------- bad inputs and faults
+
+import faults_search  # noqa: E402
+
+
+@pytest.mark.parametrize("kind, what, trial, words", faults_search.CASES,
+                         ids=[case[1] for case in faults_search.CASES])
+def test_every_bad_input_and_fault_of_the_search_gives_what_the_registry_says(
+        tmp_path, kind, what, trial, words):
+    assert kind in ("crash", "lost progress", "code execution", "silent wrong answer",
+                    "obscure error")
+    try:
+        text = trial(tmp_path)
+    except Exception as error:            # the point: which error, and what it says
+        text = f"{type(error).__name__}: {error}"
+    assert re.search(words, text), text
