@@ -44,7 +44,8 @@ except (ImportError, ValueError) as error:   # the engine has no pure-NumPy fall
 
 # Bytes of cols per chunk: the chunk's cols and its product stay in L2/L3 between
 # im2col and the GEMM that reads them (benchmarks/bench_nhwc.py measures the choice).
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 4 << 20
+MIN_ROWS = 1024
 ACTIVATIONS = {None: 0, "relu": 1, "gelu": 2}
 BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 
@@ -58,7 +59,10 @@ def _extension():
 def _require_images(name, x, dtype=None):
     """ValueError unless x is a 4-d C-contiguous float ndarray (of dtype, when given)."""
     require_float(name, x)
-    require(x.ndim == 4, f"{name} must be 4-d channels-last images (m, H, W, C), got shape {x.shape}")
+    require(x.dtype in (np.float32, np.float64),
+            f"{name} must be float32 or float64 (the compiled loops' types), got dtype {x.dtype}")
+    require(x.ndim == 4 and x.shape[0] > 0 and x.shape[3] > 0,
+            f"{name} must be 4-d channels-last images (m, H, W, C) with m, C >= 1, got shape {x.shape}")
     require(x.flags.c_contiguous, f"{name} must be C-contiguous (np.ascontiguousarray), got strides {x.strides}")
     if dtype is not None:
         require(x.dtype == dtype, f"dtype mismatch: {name} must be {dtype} like the forward input, got {x.dtype}")
@@ -94,8 +98,11 @@ def _conv_setup(x, theta, conv_param):
 
 
 def _chunks(m, rows_per_image, K, itemsize):
-    """Ranges a:b of whole images whose cols take about CHUNK_BYTES."""
-    step = max(1, CHUNK_BYTES // max(1, rows_per_image * K * itemsize))
+    """Ranges a:b of whole images whose cols take about CHUNK_BYTES, and at least MIN_ROWS
+    rows (small images: a GEMM of few rows runs far below peak, and each chunk adds a
+    (K, F) partial weight gradient)."""
+    rows = max(CHUNK_BYTES // max(1, K * itemsize), MIN_ROWS)
+    step = max(1, rows // max(1, rows_per_image))
     return [(a, min(m, a + step)) for a in range(0, m, step)]
 
 
@@ -230,6 +237,7 @@ def max_pool_floor_backward_nhwc(dout, cache):
     """dx (m, H, W, C) of max_pool_floor_forward_nhwc: each window's dout goes to its first
     maximum; zero where no window reached."""
     argmax, x_shape, dtype, pool_param = _unpack(cache, 4, "max_pool_floor_forward_nhwc")
+    require(dtype in (np.float32, np.float64), f"cache's dtype must be float32 or float64, got {dtype!r}")
     _check_argmax(argmax, np.shape(argmax))
     ph, pw, stride = _pool_dx_shape(x_shape, pool_param, argmax.shape)
     dout = _require_dout(dout, argmax.shape, dtype, "max_pool_floor_forward_nhwc")

@@ -1,0 +1,222 @@
+"""The channels-last engine (fast_nhwc) against today's NCHW path on the 4.4.7 net.
+
+    .venv/bin/python benchmarks/bench_nhwc.py            (about two minutes on a busy machine)
+    BENCH_ROUNDS=5 BENCH_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py
+
+float32, 2 BLAS threads (threadpoolctl), widths 64/256/256, augmentation off. Prints
+ratios measured in one run, each a median over interleaved rounds (the machine is
+shared: absolute times drift, ratios of neighbours much less):
+  0. a float64 check that nhwc_step gives WhitenedConvNet.loss's loss and gradients;
+  1. the training step (forward + backward) at batch 256 and 512: NHWC / NCHW time;
+  2. each 3x3 conv's GFLOP/s, forward and backward (dx and dtheta), as a fraction of a
+     same-run sgemm of its im2col shape (m*P, 9C) @ (9C, F), interleaved with it;
+  3. the NHWC step's split: convs, elementwise passes (pool, BN, activation, ReLU),
+     the rest (transpose, head, loss); and a GELU pass against a ReLU pass;
+  4. peak memory (tracemalloc) of one step at batch 512 and 1024, both paths.
+"""
+import contextlib
+import os
+import sys
+import time
+import tracemalloc
+from collections import defaultdict
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import convnet  # noqa: E402
+from fast_nhwc import (conv_backward_nhwc, conv_forward_nhwc, max_pool_floor_backward_nhwc,  # noqa: E402
+                       max_pool_floor_forward_nhwc, pool_bn_act_backward, pool_bn_act_forward)
+from layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+MEMORY = os.environ.get("BENCH_MEMORY", "1") != "0"
+WIDTHS = (64, 256, 256)
+SAME_3x3 = {"stride": 1, "pad": 1}
+WHITEN = {"stride": 1, "pad": 0}
+
+
+class Clock:
+    """Seconds per category, summed over `with clock(name):` blocks."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        start = time.perf_counter()
+        yield
+        self.seconds[name] += time.perf_counter() - start
+
+
+def nhwc_step(net, X, y, clock=None):
+    """(loss, grads) of WhitenedConvNet net on (X, y), augmentation off, computed channels-last.
+
+    The layer chain of WhitenedConvNet._forward and .loss, layer for layer, with fast_nhwc
+    (the mapping in fast_nhwc's docstring); net's batch-norm running stats are updated.
+    """
+    clock = clock or Clock()
+    p, caches, grads = net.params, [], {}
+    scale = net.dtype.type(net.head_scale)
+    with clock("other"):
+        x = np.ascontiguousarray(X.astype(net.dtype, copy=False).transpose(0, 2, 3, 1))
+    with clock("conv"):
+        h, _ = conv_forward_nhwc(x, net.whiten, None, WHITEN)
+    with clock("elementwise"):
+        h, _ = relu_forward(h)
+    for l in range(1, 7):
+        net.bn_params[l]["mode"] = "train"
+        with clock("conv"):
+            h, conv_cache = conv_forward_nhwc(h, p[f"theta{l}"], None, SAME_3x3)
+        with clock("elementwise"):
+            h, bn_cache = pool_bn_act_forward(h, p[f"gamma{l}"], p[f"beta{l}"], net.bn_params[l],
+                                              convnet.POOL_PARAM if l % 2 else None)
+        caches.append((conv_cache, bn_cache))
+    with clock("elementwise"):
+        g, pool_cache = max_pool_floor_forward_nhwc(
+            h, {"pool_height": h.shape[1], "pool_width": h.shape[2], "stride": max(h.shape[1:3])})
+    with clock("other"):
+        scores, affine_cache = affine_forward(g.reshape(len(g), -1), p["theta7"], p["theta7_0"])
+        loss, dscores = softmax_loss(scores * scale, y, smoothing=net.smoothing)
+        dg, grads["theta7"], grads["theta7_0"] = affine_backward(dscores * scale, affine_cache)
+    with clock("elementwise"):
+        dh = max_pool_floor_backward_nhwc(dg.reshape(g.shape), pool_cache)
+    for l in range(6, 0, -1):
+        conv_cache, bn_cache = caches.pop()
+        with clock("elementwise"):
+            dh, grads[f"gamma{l}"], grads[f"beta{l}"] = pool_bn_act_backward(dh, bn_cache)
+        with clock("conv"):
+            dh, grads[f"theta{l}"], _ = conv_backward_nhwc(dh, conv_cache, compute_dx=l > 1)
+    return loss, grads
+
+
+def make_net(X, dtype=np.float32):
+    net = convnet.WhitenedConvNet(convnet.whitening_filters(X[:256]), widths=WIDTHS, augment=False,
+                                  dtype=dtype, rng=0)
+    # Random BN scales and shifts, so the check sees more than the identity init.
+    rng = np.random.default_rng(1)
+    for l in range(1, 7):
+        net.params[f"gamma{l}"] += rng.uniform(-0.5, 0.5, net.params[f"gamma{l}"].shape).astype(dtype)
+        net.params[f"beta{l}"] += rng.uniform(-0.5, 0.5, net.params[f"beta{l}"].shape).astype(dtype)
+    return net
+
+
+def check_against_nchw():
+    """Largest error of loss and grads, NHWC vs WhitenedConvNet.loss, float64, each relative
+    to the largest entry of its reference (entrywise relative errors of entries near 0
+    measure only rounding)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 3, 32, 32)), rng.integers(10, size=8)
+    net = make_net(X, np.float64)
+    loss, grads = net.loss(X, y)
+    loss_nhwc, grads_nhwc = nhwc_step(net, X, y)
+    return max([abs(loss - loss_nhwc) / abs(loss)]
+               + [np.abs(grads[k] - grads_nhwc[k]).max() / np.abs(grads[k]).max() for k in grads])
+
+
+def median_times(functions, rounds):
+    """{name: median seconds}, the functions called round-robin `rounds` times."""
+    times = defaultdict(list)
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def step_ratio(batch):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(10, size=batch)
+    net, clock = make_net(X), Clock()
+    net.loss(X, y), nhwc_step(net, X, y)                  # warm-up: the heap holds the arrays
+    t = median_times({"nchw": lambda: net.loss(X, y), "nhwc": lambda: nhwc_step(net, X, y, clock)},
+                     ROUNDS)
+    split = {k: v / ROUNDS for k, v in clock.seconds.items()}
+    return t, split
+
+
+CONV_LAYERS = [("b1c1", 31, 24, 64), ("b1c2", 15, 64, 64), ("b2c1", 15, 64, 256),
+               ("b2c2", 7, 256, 256), ("b3c1", 7, 256, 256), ("b3c2", 3, 256, 256)]
+
+
+def conv_fractions(batch, rounds):
+    """[(layer, forward GFLOP/s, backward GFLOP/s, sgemm GFLOP/s)] at batch, interleaved."""
+    rng, rows = np.random.default_rng(0), []
+    for name, H, C, F in CONV_LAYERS:
+        x = rng.standard_normal((batch, H, H, C)).astype(np.float32)
+        theta = (rng.standard_normal((F, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+        out, cache = conv_forward_nhwc(x, theta, None, SAME_3x3)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        a = rng.standard_normal((batch * H * H, 9 * C)).astype(np.float32)
+        b = rng.standard_normal((9 * C, F)).astype(np.float32)
+        t = median_times({"sgemm": lambda: a @ b,
+                          "forward": lambda: conv_forward_nhwc(x, theta, None, SAME_3x3),
+                          "backward": lambda: conv_backward_nhwc(dout, cache)}, rounds)
+        flops = 2 * batch * H * H * 9 * C * F
+        rows.append((name, flops / t["forward"] / 1e9, 2 * flops / t["backward"] / 1e9,
+                     flops / t["sgemm"] / 1e9))
+    return rows
+
+
+def activation_ratio(rounds):
+    """Seconds of pool_bn_act forward+backward with GELU over the same with ReLU (b1c1's shape)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 31, 31, 64)).astype(np.float32)
+    gamma, beta = np.ones(64, np.float32), np.zeros(64, np.float32)
+
+    def both(act):
+        out, cache = pool_bn_act_forward(x, gamma, beta, {"mode": "train"}, convnet.POOL_PARAM, act)
+        pool_bn_act_backward(out, cache)
+
+    t = median_times({"relu": lambda: both("relu"), "gelu": lambda: both("gelu")}, rounds)
+    return t["gelu"] / t["relu"]
+
+
+def peak_memory(step, batch):
+    """Peak bytes NumPy allocated (tracemalloc) during one step at batch."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(10, size=batch)
+    net = make_net(X)
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    step(net, X, y)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+def main():
+    print(f"float64 check, NHWC vs WhitenedConvNet.loss: max error of loss and grads (relative to each one's largest entry) "
+          f"{check_against_nchw():.1e}")
+    with threadpool_limits(2):
+        print(f"4.4.7 step, widths {WIDTHS}, float32, 2 BLAS threads, median of {ROUNDS} "
+              "interleaved rounds")
+        for batch in (256, 512):
+            t, split = step_ratio(batch)
+            print(f"  batch {batch}: NHWC / NCHW step time {t['nhwc'] / t['nchw']:.2f} "
+                  f"(NCHW {t['nchw']:.2f} s, NHWC {t['nhwc']:.2f} s)")
+            total = sum(split.values())
+            print("    NHWC split: " + ", ".join(f"{k} {100 * v / total:.0f}%"
+                                                 for k, v in sorted(split.items(), key=lambda kv: -kv[1])))
+        print("3x3 convs at batch 256, fraction of a same-run sgemm of the im2col shape "
+              f"(median of {ROUNDS + 2}):")
+        for name, fwd, bwd, gemm in conv_fractions(256, ROUNDS + 2):
+            print(f"  {name}: forward {fwd / gemm:.2f}, backward {bwd / gemm:.2f} "
+                  f"(sgemm {gemm:.0f}, forward {fwd:.0f}, backward {bwd:.0f} GFLOP/s)")
+        print(f"pool + BN + activation, forward+backward at b1c1's shape: GELU / ReLU time "
+              f"{activation_ratio(ROUNDS):.2f}")
+        if MEMORY:
+            nchw = lambda net, X, y: net.loss(X, y)            # noqa: E731
+            for batch in (512, 1024):
+                a, b = peak_memory(nchw, batch), peak_memory(nhwc_step, batch)
+                print(f"peak memory of a step, batch {batch}: NCHW {a / 2**30:.2f} GiB, "
+                      f"NHWC {b / 2**30:.2f} GiB, ratio {b / a:.2f}")
+
+
+if __name__ == "__main__":
+    main()
