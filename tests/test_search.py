@@ -1,6 +1,7 @@
 """search.py: spaces, narrowing, pruning, and (slow, on CIFAR-10 in quick mode) a search
 that is killed and resumed with the same command, and two workers sharing one study."""
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -414,6 +415,7 @@ def test_a_resumed_search_draws_new_settings_not_the_first_ones_again(monkeypatc
     assert len(drawn) == 6 and len(set(drawn)) == 6
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
     """Optuna's fail_stale_trials skips running trials without a heartbeat; a search killed
     right as it began one left it 'running' for good."""
@@ -446,3 +448,105 @@ def test_every_bad_input_and_fault_of_the_search_gives_what_the_registry_says(
     except Exception as error:            # the point: which error, and what it says
         text = f"{type(error).__name__}: {error}"
     assert re.search(words, text), text
+
+
+def test_search_reads_no_private_part_of_optuna():
+    """Issue 19 item 5: only Optuna's public API (no optuna.storages._rdb, study._study_id,
+    study._storage), so an Optuna upgrade cannot silently break the dead-trial handling."""
+    with open(os.path.join(ROOT, "search.py")) as f:
+        source = f.read()
+    assert not re.findall(r"optuna(?:\.\w+)*\._\w+|\._(?:study_id|storage|backend)\b", source)
+    assert "import optuna\n" in source and "from optuna" not in source
+
+
+def test_optuna_fail_stale_trials_still_skips_a_trial_without_heartbeat(tmp_path):
+    """The Optuna behaviour fail_dead_trials makes up for (issue optuna/optuna#4026, kept by
+    PR #4055): should a later Optuna fail such trials itself, this fails, and the age rule
+    of search._dead can go."""
+    storage = search._rdb_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", grace=1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        study.ask()
+    time.sleep(1.5)
+    with search._experimental_allowed():
+        optuna.storages.fail_stale_trials(study)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.RUNNING]
+
+
+def _toy(monkeypatch, objective):
+    monkeypatch.setitem(search.SPACES, "toy", {"learning_rate": (1e-4, 10.0, "log")})
+    monkeypatch.setitem(search.BUDGETS, "toy", {"coarse": {}, "fine": {}})
+    monkeypatch.setitem(search.EXPERIMENTS, "toy", (objective, dict))
+
+
+def test_a_trial_records_its_worker_as_it_starts(monkeypatch, tmp_path):
+    seen = []
+
+    def objective(trial, data, space, budget):
+        seen.append(dict(trial.user_attrs))
+        return search.suggest(trial, space)["learning_rate"]
+    _toy(monkeypatch, objective)
+    search.run_search("toy", 2, storage=f"sqlite:///{tmp_path}/toy.db")
+    assert seen == [{"worker": f"{search.HOST}:{os.getpid()}",
+                     "owner": {"host": search.HOST, "pid": os.getpid(), "trial": number}}
+                    for number in (0, 1)]
+
+
+def test_a_search_stops_after_max_failures_failed_trials_in_a_row(monkeypatch, tmp_path, capsys):
+    def objective(trial, data, space, budget):
+        raise FloatingPointError(f"loss became inf in trial {trial.number}")
+    _toy(monkeypatch, objective)
+    storage = f"sqlite:///{tmp_path}/toy.db"
+    with pytest.raises(search.TrialsKeepFailing,
+                       match=r"2 trials in a row failed \(numbers 0..1; max_failures=2\), the "
+                             r"last with FloatingPointError: loss became inf in trial 1"):
+        search.main(["toy", "--trials", "100", "--storage", storage, "--max-failures", "2"])
+    with pytest.raises(search.TrialsKeepFailing, match="numbers 2..6; max_failures=5"):
+        search.run_search("toy", 100, storage=storage)     # the default: 5 more, then stop
+    assert len(optuna.load_study(study_name=search.study_name("toy", "coarse"),
+                                 storage=storage).trials) == 7
+
+
+def test_a_nan_value_counts_as_a_failure_and_is_named(monkeypatch, tmp_path):
+    _toy(monkeypatch, lambda trial, data, space, budget: float("nan"))
+    with pytest.raises(search.TrialsKeepFailing, match="value that is not a number"):
+        search.run_search("toy", 10, storage=f"sqlite:///{tmp_path}/toy.db", max_failures=2)
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_named_before_any_retry(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(optuna.storages, "RDBStorage", lambda *a, **k: calls.append(a))
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(ValueError, match=f"the folder {missing} of the SQLite file does not exist"):
+        search.open_study("two-layer", storage=f"sqlite:///{missing}/search.db")
+    assert calls == [] and not (tmp_path / "no").exists()      # nothing created, nothing retried
+
+
+def test_a_restart_fails_the_trials_of_its_dead_workers_at_once(monkeypatch, tmp_path):
+    """A search rerun right after a kill (no grace waited): the killed worker's trial is
+    failed and retried; a live worker's trial on this machine is left running."""
+    _toy(monkeypatch, lambda trial, data, space, budget: search.suggest(trial, space)["learning_rate"])
+    storage = f"sqlite:///{tmp_path}/toy.db"
+    study = search.open_study("toy", storage=storage)
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (killed.pid, alive.pid):
+            number = len(study.trials)
+            study.add_trial(optuna.trial.FrozenTrial(
+                number=number, state=optuna.trial.TrialState.RUNNING, value=None,
+                datetime_start=datetime.datetime.now(), datetime_complete=None,
+                params={"learning_rate": 0.1}, distributions={
+                    "learning_rate": optuna.distributions.FloatDistribution(1e-4, 10.0, log=True)},
+                user_attrs={"owner": {"host": search.HOST, "pid": pid, "trial": number}},
+                system_attrs={}, intermediate_values={}, trial_id=-1))
+        study = search.run_search("toy", 2, storage=storage)
+    finally:
+        alive.kill()
+        alive.wait()
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL", "RUNNING", "COMPLETE", "COMPLETE"]
+    assert study.trials[2].params == {"learning_rate": 0.1}            # the retry of trial 0
+    assert study.trials[2].system_attrs["failed_trial"] == 0
+    assert search.fail_dead_trials(study, grace=60) == [1]             # its worker ended now
