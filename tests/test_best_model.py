@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import best_model
-from convnet import AlternatingFlips, WhitenedConvNet, resume_mirrored, whitening_filters
+from augment import AlternatingFlips
+from convnet import WhitenedConvNet, whitening_filters
 
 
 def test_channel_standardize_uses_the_training_statistics():
@@ -53,48 +54,55 @@ def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_
     given = data["X_train"].copy()
     assert settings["alternate_flips"]
 
-    def solver(name):
-        return best_model.best_solver(data, settings, checkpoint=str(tmp_path / name),
-                                      verbose=False)
-    straight = resume_mirrored(solver("a")).train()
-    assert not straight.model.flip and straight.settings["after_epoch"] is not None
-    first = solver("b")
-    flips = first.settings["after_epoch"]
-
-    def killed_after_one_epoch(s):
-        flips(s)
-        raise KeyboardInterrupt
-    first.settings["after_epoch"] = killed_after_one_epoch
-    with pytest.raises(KeyboardInterrupt):
-        first.train()
-    resumed = resume_mirrored(solver("b"))
-    assert resumed.epoch == 1
-    resumed.train()
-    assert resumed.loss_history == straight.loss_history
-    np.testing.assert_array_equal(data["X_train"], given)
-    random = best_model.best_solver(data, dict(settings, alternate_flips=False), verbose=False)
-    assert random.model.flip and random.settings["after_epoch"] is None
-
-
-def test_a_function_after_each_epoch_runs_after_the_mirrors_and_resumes_alike(tmp_path):
-    data, settings = tiny_run(seed=4)
-    seen = []
-
-    def solver(name, after_epoch):
+    def solver(name, after_epoch=None):
         return best_model.best_solver(data, settings, checkpoint=str(tmp_path / name),
                                       verbose=False, after_epoch=after_epoch)
-    straight = resume_mirrored(solver("a", lambda s: seen.append(s.epoch))).train()
-    assert seen == [1, 2, 3]
-    hook = straight.settings["after_epoch"]
-    assert isinstance(hook, AlternatingFlips) and hook.parity == 1      # epoch 3: odd
+    straight = solver("a").train()
+    assert not straight.model.flip
+    assert isinstance(straight.settings["before_epoch"], AlternatingFlips)
 
     def killed_after_one_epoch(s):
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         solver("b", killed_after_one_epoch).train()
-    resumed = resume_mirrored(solver("b", lambda s: None))
-    assert resumed.epoch == 1
-    assert resumed.train().loss_history == straight.loss_history
+    resumed = solver("b")
+    assert resumed.resume() == 1
+    resumed.train()
+    assert resumed.loss_history == straight.loss_history
+    np.testing.assert_array_equal(data["X_train"], given)
+    random = best_model.best_solver(data, dict(settings, alternate_flips=False), verbose=False)
+    assert random.model.flip and random.settings["before_epoch"] is None
+
+
+def test_a_function_after_each_epoch_sees_the_epochs_in_order():
+    data, settings = tiny_run(seed=4)
+    seen = []
+    solver = best_model.best_solver(data, settings, verbose=False,
+                                    after_epoch=lambda s: seen.append(s.epoch)).train()
+    assert seen == [1, 2, 3]
+    assert solver.settings["before_epoch"].parity == 0      # epoch 3 began at 2 done: even
+
+
+def test_the_pieces_build_the_solver_best_solver_builds(tmp_path):
+    """The notebook's training cell joins whitened_net, training_set and solver_options in
+    view; best_solver joins the same, so both name the same checkpoints."""
+    from solver import Solver
+    data, settings = tiny_run(seed=6)
+    joined = best_model.best_solver(data, settings, checkpoint=str(tmp_path / "x"), verbose=False)
+    train_data, flips = best_model.training_set(data, settings)
+    by_hand = Solver(best_model.whitened_net(data, settings), train_data,
+                     **best_model.solver_options(settings), before_epoch=flips,
+                     checkpoint_name=str(tmp_path / "x"), verbose=False)
+    assert by_hand.checkpoint_prefix == joined.checkpoint_prefix
+    lr = settings["lr_per_example"] * settings["batch_size"]
+    assert best_model.solver_options(settings)["optim_config"]["learning_rate"] == lr
+
+
+def test_recipe_is_the_quick_twin_in_quick_mode(monkeypatch):
+    monkeypatch.setenv("HW5_QUICK", "1")
+    assert best_model.recipe() == best_model.QUICK_BEST
+    monkeypatch.setenv("HW5_QUICK", "0")
+    assert best_model.recipe() == best_model.BEST
 
 
 @pytest.mark.slow

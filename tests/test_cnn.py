@@ -75,6 +75,9 @@ def test_gradients_match_centred_differences(reg):
     ({"weight_scale": 0}, "weight_scale"),
     ({"reg": -0.1}, "reg"),
     ({"dtype": np.int32}, "dtype"),
+    ({"weight_scale": float("nan")}, "weight_scale must be a finite number > 0"),
+    ({"reg": float("nan")}, "reg must be a finite number >= 0"),
+    ({"hidden_dim": 0}, "hidden_dim must be a positive integer, got 0"),
 ])
 def test_invalid_hyperparameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):

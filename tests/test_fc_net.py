@@ -163,8 +163,24 @@ def test_bad_input_is_named():
         net.loss(np.ones((2, 12)), np.array([0, 6]))
     with pytest.raises(ValueError, match="dropout"):
         FullyConnectedNet([8], dropout=1.0)
-    with pytest.raises(ValueError, match="reg must be non-negative"):
+    with pytest.raises(ValueError, match="reg must be a finite number >= 0"):
         FullyConnectedNet([8], reg=-1.0)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: TwoLayerNet(hidden_dim=0), "hidden_dim must be a positive integer, got 0"),
+    (lambda: TwoLayerNet(input_dim=0), "input_dim must be a positive integer, got 0"),
+    (lambda: FullyConnectedNet([8, 0]), r"hidden_dims must hold positive integers, got \(8, 0\)"),
+    (lambda: FullyConnectedNet([8], num_classes=0), "num_classes"),
+    (lambda: FullyConnectedNet([8], weight_scale=float("nan")), "weight_scale must be a finite number > 0"),
+    (lambda: FullyConnectedNet([8], weight_scale=0.0), "weight_scale"),
+    (lambda: FullyConnectedNet([8], reg=float("inf")), "reg"),
+    (lambda: FullyConnectedNet([8], dtype=np.int64), "dtype must be a real floating dtype"),
+    (lambda: FullyConnectedNet([8], dropout=float("nan")), "dropout"),
+])
+def test_sizes_scales_and_dtypes_that_would_train_a_broken_net_are_refused(make, words):
+    with pytest.raises(ValueError, match=words):
+        make()
 
 
 # ------------------------------------------------- the handout's overfit checks

@@ -198,22 +198,23 @@ def test_the_ablation_prose_matches_the_recorded_ablation():
 
 
 def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
-    """4.4.7's training cell builds its own model and Solver; they must be those of
-    best_model.best_solver(BEST), or the cell would not find the `make best` checkpoints
+    """4.4.7's training cell builds its Solver in view from best_model's recipe; it must be
+    best_model.best_solver(BEST)'s, or the cell would not find the `make best` checkpoints
     and would train for an hour and a half instead."""
     import numpy as np
 
     import best_model
-    import experiments
+    import runs
     import solver as solver_module
-    from convnet import AlternatingFlips, WhitenedConvNet, whitening_filters
-    from optim import PiecewiseLinear
+    from augment import AlternatingFlips
 
-    monkeypatch.delenv(experiments.QUICK_ENV, raising=False)
+    monkeypatch.delenv(runs.QUICK_ENV, raising=False)
     rng = np.random.default_rng(0)
     fake = {f"X_{s}": rng.uniform(0, 255, (n, 3, 32, 32)).astype(np.float32)
             for s, n in (("train", 40), ("val", 10), ("test", 10))}
     fake.update({f"y_{s}": np.arange(n) % 10 for s, n in (("train", 40), ("val", 10), ("test", 10))})
+    fake = best_model.channel_standardize(fake)
+    monkeypatch.setattr(best_model, "load_data", lambda: dict(fake))
 
     class Untrained(solver_module.Solver):
         def resume(self):
@@ -223,16 +224,14 @@ def test_the_best_model_cell_builds_the_solver_of_experiments_best(monkeypatch):
             return self
     cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb")
                 if "best.resume()" in c.source)
-    space = {"best_model": best_model, "experiments": experiments, "np": np, "Solver": Untrained,
-             "get_CIFAR10_data": lambda **kwargs: dict(fake), "whitening_filters": whitening_filters,
-             "WhitenedConvNet": WhitenedConvNet, "PiecewiseLinear": PiecewiseLinear,
-             "AlternatingFlips": AlternatingFlips}
+    space = {"best_model": best_model, "runs": runs, "Solver": Untrained}
     exec(cell.source, space)
-    expected = best_model.best_solver(best_model.channel_standardize(dict(fake)), best_model.BEST,
-                                      checkpoint=experiments.checkpoint_path("best"), verbose=False)
+    expected = best_model.best_solver(dict(fake), best_model.BEST,
+                                      checkpoint=runs.checkpoint_path("best"), verbose=False)
     assert space["best"].checkpoint_prefix == expected.checkpoint_prefix
     assert space["best"].num_epochs == best_model.BEST["num_epochs"]
-    assert isinstance(space["best"].settings["after_epoch"], AlternatingFlips)
+    assert isinstance(space["best"].settings["before_epoch"], AlternatingFlips)
+    assert "best_model.recipe()" in cell.source and 'print("recipe:", recipe)' in cell.source
 
 
 def test_the_recipe_search_prose_matches_its_printed_table():

@@ -133,11 +133,25 @@ def test_hash_follows_imports_transitively_and_the_cython_source(tmp_path):
     assert run_notebooks.source_hash(nb, str(tmp_path)) != digest
 
 
-def test_the_notebooks_that_use_convnet_depend_on_it():
-    """4.4.7 builds its net from convnet, and 4.3 mirrors its images with convnet.AlternatingFlips
-    (through experiments.train_fc, which Dropout imports too): an edit there stales them."""
-    depends = {name: run_notebooks.dependencies(nbformat.read(os.path.join(run_notebooks.ROOT, name), 4))
-               for name in run_notebooks.NOTEBOOKS}
-    assert "convnet.py" in depends["ConvolutionalNetworks.ipynb"]
-    assert "convnet.py" in depends["FullyConnectedNets.ipynb"]
-    assert all("im2col_cython.pyx" in files for files in depends.values())
+# What README says: editing convnet.py, best_model.py or the Cython source reruns
+# ConvolutionalNetworks alone; the fully connected notebooks never import them.
+# Until search.py imports best_model inside its 'best' trial only, and layer_utils stops
+# importing fast_layers (the conv sandwiches) at module level, some pairs still fail:
+# strict xfail, so that the fix shows as XPASS and the mark is removed with it.
+_SEARCH = pytest.mark.xfail(strict=True, reason="search.py imports best_model at module level")
+_LAYER_UTILS = pytest.mark.xfail(strict=True, reason="layer_utils imports fast_layers at module level")
+FAST_NET_FILES = ("convnet.py", "best_model.py", "im2col_cython.pyx")
+CASES = [("ConvolutionalNetworks.ipynb", f, True) for f in FAST_NET_FILES] + [
+    pytest.param("FullyConnectedNets.ipynb", "convnet.py", False, marks=_SEARCH),
+    pytest.param("FullyConnectedNets.ipynb", "best_model.py", False, marks=_SEARCH),
+    pytest.param("FullyConnectedNets.ipynb", "im2col_cython.pyx", False, marks=_LAYER_UTILS),
+    ("Dropout.ipynb", "convnet.py", False),
+    ("Dropout.ipynb", "best_model.py", False),
+    pytest.param("Dropout.ipynb", "im2col_cython.pyx", False, marks=_LAYER_UTILS)]
+
+
+@pytest.mark.parametrize("notebook, filename, depends", CASES)
+def test_only_convolutional_networks_depends_on_the_fast_net_and_the_extension(
+        notebook, filename, depends):
+    nb = nbformat.read(os.path.join(run_notebooks.ROOT, notebook), as_version=4)
+    assert (filename in run_notebooks.dependencies(nb)) == depends

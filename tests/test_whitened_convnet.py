@@ -1,11 +1,10 @@
 """convnet.WhitenedConvNet (the 4.4.7 fast net) and its pieces: whitening filters,
-translate-and-flip augmentation, alternating flips, test-time views, gradients, buffers, learning."""
+test-time views, gradients, buffers, argument checks, learning (its augmentation: test_augment)."""
 import numpy as np
 import pytest
 
 import convnet
-from convnet import (AlternatingFlips, WhitenedConvNet, resume_mirrored, translate_and_flip,
-                     whitening_filters)
+from convnet import WhitenedConvNet, whitening_filters
 from gradient_check import eval_numerical_gradient
 from layers import conv_forward_naive
 
@@ -28,67 +27,6 @@ def test_whitening_filters_decorrelate_patches():
     out, _ = conv_forward_naive(x, filters[:12], np.zeros(12), {"stride": 1, "pad": 0})
     responses = out.transpose(0, 2, 3, 1).reshape(-1, 12)
     np.testing.assert_allclose(np.cov(responses.T, bias=True), np.eye(12), atol=1e-8)
-
-
-def test_translate_and_flip_moves_each_image_by_at_most_two_pixels():
-    x = rng.standard_normal((50, 3, 8, 8))
-    out = translate_and_flip(x, np.random.default_rng(1))
-    padded = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")
-    found = 0
-    for i in range(50):
-        views = [padded[i, :, a:a + 8, b:b + 8] for a in range(5) for b in range(5)]
-        views += [v[:, :, ::-1] for v in views]
-        found += any(np.array_equal(out[i], v) for v in views)
-    assert found == 50 and not np.array_equal(out, x)
-    assert np.array_equal(translate_and_flip(x, np.random.default_rng(1)), out)
-
-
-def test_translate_without_flip_never_mirrors():
-    x = rng.standard_normal((40, 3, 6, 6))
-    assert np.array_equal(translate_and_flip(x, np.random.default_rng(2), shift=0, flip=False), x)
-    mirrored = translate_and_flip(x, np.random.default_rng(2), shift=0)
-    assert 5 < sum(np.array_equal(m, i[..., ::-1]) for m, i in zip(mirrored, x)) < 35
-
-
-class _AtEpoch:
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-
-def test_alternating_flips_mirror_a_seeded_half_then_every_image_each_odd_epoch():
-    x = rng.standard_normal((60, 2, 4, 5))
-    data = x.copy()
-    flips = AlternatingFlips(data, seed=4)
-    start = np.array([not np.array_equal(d, i) for d, i in zip(data, x)])
-    assert 15 < start.sum() < 45
-    np.testing.assert_array_equal(data[start], x[start][..., ::-1])
-    AlternatingFlips(again := x.copy(), seed=4)
-    np.testing.assert_array_equal(again, data)
-    for epoch in (1, 1, 2, 5, 4, 0):                  # idempotent; any epoch, as after resume
-        flips(_AtEpoch(epoch))
-        mirrored = start ^ bool(epoch % 2)
-        np.testing.assert_array_equal(data[mirrored], x[mirrored][..., ::-1])
-        np.testing.assert_array_equal(data[~mirrored], x[~mirrored])
-    with pytest.raises(ValueError, match="X must be images"):
-        AlternatingFlips(np.zeros((3, 4)))
-
-
-def test_alternating_flips_mirror_before_then_and_resume_mirrored_aligns_without_it():
-    x = rng.standard_normal((8, 1, 2, 3))
-    seen = []
-    flips = AlternatingFlips(data := x.copy(), seed=0,
-                             then=lambda s: seen.append((s.epoch, data.copy())))
-    first = data.copy()
-    flips(_AtEpoch(1))
-    assert seen[0][0] == 1 and np.array_equal(seen[0][1], first[..., ::-1])
-
-    class Resumed(_AtEpoch):
-        settings = {"after_epoch": flips}
-
-        def resume(self):
-            self.resumed = True
-    solver = resume_mirrored(Resumed(2))
-    assert solver.resumed and len(seen) == 1 and np.array_equal(data, first)
 
 
 def small_net(**kwargs):
@@ -157,6 +95,13 @@ def test_test_time_views_average_the_mirror():
     ({"input_dim": (3, 8, 12)}, "H, W >= 9"),
     ({"tta": "many"}, "tta must be one of"),
     ({"rng": 1}, "not both"),
+    ({"num_classes": 0}, "num_classes"),
+    ({"smoothing": 1.0}, "smoothing"),
+    ({"head_scale": float("nan")}, "head_scale"),
+    ({"head_scale": 0}, "head_scale"),
+    ({"bn_momentum": -0.1}, "bn_momentum"),
+    ({"dtype": np.int32}, "dtype"),
+    ({"widths": (4, 0, 6)}, "widths"),
 ])
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
