@@ -28,6 +28,13 @@ def _check_float(x):
                          f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}")
 
 
+def _check_df(df, f_value):
+    """df must be shaped like f(x): broadcasting would weight other entries."""
+    if np.shape(df) != np.shape(f_value):
+        raise ValueError(f"shape mismatch: df must have f(x)'s shape {np.shape(f_value)}, "
+                         f"got {np.shape(df)}")
+
+
 def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
     """Gradient of a scalar function f at x, one entry at a time.
 
@@ -66,6 +73,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
         x[ix] = old - h
         f_minus = np.array(f(x), copy=True)
         x[ix] = old
+        _check_df(df, f_plus)
         grad[ix] = np.sum((f_plus - f_minus) * df) / (2 * h)
     return grad
 
@@ -76,6 +84,9 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     Returns the list of relative errors, printing each when verbose.
     """
     _check_float(x)
+    if np.shape(analytic_grad) != x.shape:
+        raise ValueError(f"shape mismatch: analytic_grad must have x's shape {x.shape}, "
+                         f"got {np.shape(analytic_grad)}")
     rng = np.random.default_rng(seed)
     errors = []
     for _ in range(num_checks):

@@ -16,10 +16,18 @@ This is the portable fallback; im2col_cython does the same with loops.
 """
 import numpy as np
 
-from validate import window_count
+from validate import (nonnegative_int, positive_int, require, require_float, require_shape,
+                      window_count)
 
 
 def _output_size(x_shape, field_height, field_width, padding, stride):
+    """(H_out, W_out) after checking the shape is 4-d and the window sizes, padding and
+    stride are integers in range (a stride of 0 would divide by zero)."""
+    require(len(x_shape) == 4, f"x must be 4-d (N, C, H, W), got shape {tuple(x_shape)}")
+    positive_int("field_height", field_height)
+    positive_int("field_width", field_width)
+    nonnegative_int("padding", padding)
+    positive_int("stride", stride)
     _, _, H, W = x_shape
     H_out = window_count(H, field_height, padding, stride, ("H", "HH", "P", "S"))
     W_out = window_count(W, field_width, padding, stride, ("W", "WW", "P", "S"))
@@ -50,6 +58,7 @@ def _pad(x, padding):
 
 def im2col_indices(x, field_height, field_width, padding=0, stride=1):
     """Lay out every receptive field of x (N, C, H, W) as a column: (C*HH*WW, N*P)."""
+    require_float("x", x)
     c, h, w = get_im2col_indices(x.shape, field_height, field_width, padding, stride)
     per_image = _pad(x, padding)[:, c, h, w]                     # (N, K, P)
     return per_image.transpose(1, 0, 2).reshape(c.shape[0], -1)
@@ -61,8 +70,11 @@ def col2im_indices(cols, x_shape, field_height, field_width, padding=0, stride=1
     cols: (C*HH*WW, N*P). Returns an array of shape x_shape where overlapping
     windows add up; this is dx when cols is the gradient of im2col's output.
     """
-    N, C, H, W = x_shape
+    require_float("cols", cols)
     c, h, w = get_im2col_indices(x_shape, field_height, field_width, padding, stride)
+    N, C, H, W = x_shape
+    require_shape("cols (one column per window of each image)", cols,
+                  (c.shape[0], N * h.shape[1]))
     xpad = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
     per_image = cols.reshape(c.shape[0], N, -1).transpose(1, 0, 2)   # (N, K, P)
     n = np.arange(N)[:, None, None]

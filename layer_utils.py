@@ -1,10 +1,12 @@
 """Sandwich layers: common chains of layers as one forward/backward pair.
 
 Each forward returns (out, cache) where cache holds the caches of its parts;
-each backward unwinds them in reverse order.
+each backward unwinds them in reverse order. Every part checks its own dout and
+cache before it computes, so parts of caches from two calls meet a ValueError
+(the dout one part hands the next does not have the shape that part's cache expects).
 """
 from layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
-                    relu_backward, relu_forward)
+                    cache_parts, relu_backward, relu_forward)
 
 
 def affine_relu_forward(x, theta, theta0):
@@ -16,7 +18,8 @@ def affine_relu_forward(x, theta, theta0):
 
 def affine_relu_backward(dout, cache):
     """Returns dx, dtheta, dtheta0 of affine_relu_forward."""
-    affine_cache, relu_cache = cache
+    affine_cache, relu_cache = cache_parts(cache, "affine_relu_forward",
+                                           ("affine_cache", "relu_cache"))
     return affine_backward(relu_backward(dout, relu_cache), affine_cache)
 
 
@@ -30,7 +33,8 @@ def affine_bn_relu_forward(x, theta, theta0, gamma, beta, bn_param):
 
 def affine_bn_relu_backward(dout, cache):
     """Returns dx, dtheta, dtheta0, dgamma, dbeta of affine_bn_relu_forward."""
-    affine_cache, bn_cache, relu_cache = cache
+    affine_cache, bn_cache, relu_cache = cache_parts(
+        cache, "affine_bn_relu_forward", ("affine_cache", "bn_cache", "relu_cache"))
     db, dgamma, dbeta = batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
     return (*affine_backward(db, affine_cache), dgamma, dbeta)
 
@@ -70,7 +74,7 @@ def conv_relu_forward(x, theta, theta0, conv_param):
 
 def conv_relu_backward(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_forward (dx is None if not compute_dx)."""
-    conv_cache, relu_cache = cache
+    conv_cache, relu_cache = cache_parts(cache, "conv_relu_forward", ("conv_cache", "relu_cache"))
     return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache, compute_dx)
 
 

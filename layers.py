@@ -28,9 +28,10 @@ def check_dout(dout, shape):
 
 def cache_parts(cache, layer, names):
     """cache, after checking it is the tuple of len(names) parts that `layer` returns."""
-    require(isinstance(cache, tuple) and len(cache) == len(names),
+    parts = len(cache) if isinstance(cache, (tuple, list)) else 1
+    require(isinstance(cache, (tuple, list)) and parts == len(names),
             f"cache must be the tuple ({', '.join(names)}) that {layer} returns, got "
-            f"{type(cache).__name__} of {len(cache) if isinstance(cache, tuple) else 1} part(s)")
+            f"{type(cache).__name__} of {parts} part(s)")
     return cache
 
 
