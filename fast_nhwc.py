@@ -31,7 +31,11 @@ still returned. The loops are the compiled nhwc_cython extension (built by
 setup.py); this module needs it. They are serial and release the GIL; BLAS does
 the products on however many threads threadpoolctl allows.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from validate import (check_keys, conv_geometry, floor_pool_geometry, require, require_float,
                       require_shape)
@@ -97,13 +101,48 @@ def _conv_setup(x, theta, conv_param):
     return w, (HH, WW, pad, stride), H_out, W_out
 
 
-def _chunks(m, rows_per_image, K, itemsize):
-    """Ranges a:b of whole images whose cols take about CHUNK_BYTES, and at least MIN_ROWS
-    rows (small images: a GEMM of few rows runs far below peak, and each chunk adds a
-    (K, F) partial weight gradient)."""
+def _chunks(lo, hi, rows_per_image, K, itemsize):
+    """Ranges a:b of whole images of lo:hi whose cols take about CHUNK_BYTES, and at least
+    MIN_ROWS rows (small images: a GEMM of few rows runs far below peak, and each chunk
+    adds a (K, F) partial weight gradient)."""
     rows = max(CHUNK_BYTES // max(1, K * itemsize), MIN_ROWS)
     step = max(1, rows // max(1, rows_per_image))
-    return [(a, min(m, a + step)) for a in range(0, m, step)]
+    return [(a, min(hi, a + step)) for a in range(lo, hi, step)]
+
+
+_blas = None
+_workers, _worker_count, _workers_pid = None, 0, None
+
+
+def _blas_threads():
+    """(controller, threads BLAS would use now, threadpoolctl limits included)."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas, max([lib.num_threads for lib in _blas.lib_controllers], default=1)
+
+
+def _by_image_slices(work, m):
+    """[work(lo, hi) for T slices lo:hi of the batch], T = BLAS's thread count, run at once
+    on T Python threads with single-threaded BLAS.
+
+    The chunks' products are mid-sized: threaded BLAS synchronises its threads on every
+    one, and on a busy machine a descheduled thread stalls them all. Slices synchronise
+    once per call (the loops release the GIL). Never more threads than BLAS was allowed.
+    """
+    global _workers, _worker_count, _workers_pid
+    blas, threads = _blas_threads()
+    threads = min(threads, m)
+    if threads <= 1:
+        return [work(0, m)]
+    # A forked child inherits the executor but not its threads: start afresh.
+    if _worker_count < threads - 1 or _workers_pid != os.getpid():
+        _workers = ThreadPoolExecutor(threads - 1)
+        _worker_count, _workers_pid = threads - 1, os.getpid()
+    bounds = [m * t // threads for t in range(threads + 1)]
+    with blas.limit(limits=1):
+        others = [_workers.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+        return [work(bounds[0], bounds[1])] + [f.result() for f in others]
 
 
 def conv_forward_nhwc(x, theta, theta0, conv_param):
@@ -125,15 +164,19 @@ def conv_forward_nhwc(x, theta, theta0, conv_param):
     m, K = x.shape[0], w.shape[0]
     out = np.empty((m, H_out, W_out, F), dtype=x.dtype)
     out_2d = out.reshape(m * P, F)
-    chunks = _chunks(m, P, K, x.itemsize)
-    buffer = np.empty(((chunks[0][1] - chunks[0][0]) * P, K), dtype=x.dtype) if m else None
-    for a, b in chunks:
-        cols = buffer[:(b - a) * P]
-        ext.im2col_nhwc(x[a:b], cols, *field)
-        product = out_2d[a * P:b * P]
-        np.matmul(cols, w, out=product)
-        if theta0 is not None:
-            product += bias               # while the chunk is still in cache
+
+    def work(lo, hi):
+        chunks = _chunks(lo, hi, P, K, x.itemsize)
+        buffer = np.empty(((chunks[0][1] - chunks[0][0]) * P, K), dtype=x.dtype)
+        for a, b in chunks:
+            cols = buffer[:(b - a) * P]
+            ext.im2col_nhwc(x[a:b], cols, *field)
+            product = out_2d[a * P:b * P]
+            np.matmul(cols, w, out=product)
+            if theta0 is not None:
+                product += bias           # while the chunk is still in cache
+
+    _by_image_slices(work, m)
     return out, (x, theta, conv_param)
 
 
@@ -150,24 +193,30 @@ def conv_backward_nhwc(dout, cache, compute_dx=True):
     m, K, F, P = x.shape[0], w.shape[0], theta.shape[0], H_out * W_out
     dout_2d = _require_dout(dout, (m, H_out, W_out, F), x.dtype, "conv_forward_nhwc").reshape(m * P, F)
     ext = _extension()
-    dw = np.zeros((K, F), dtype=x.dtype)
-    dtheta0 = np.zeros(F, dtype=np.float64)
     dx = np.empty_like(x) if compute_dx else None
-    chunks = _chunks(m, P, K, x.itemsize)
-    rows = (chunks[0][1] - chunks[0][0]) * P if m else 0
-    buffer, partial = np.empty((rows, K), dtype=x.dtype), np.empty((K, F), dtype=x.dtype)
-    dcols_buffer = np.empty((rows, K), dtype=x.dtype) if compute_dx else None
-    for a, b in chunks:
-        d = dout_2d[a * P:b * P]
-        cols = buffer[:(b - a) * P]
-        ext.im2col_nhwc(x[a:b], cols, *field)
-        np.matmul(cols.T, d, out=partial)
-        dw += partial
-        dtheta0 += d.sum(axis=0, dtype=np.float64)
-        if compute_dx:
-            dcols = dcols_buffer[:(b - a) * P]
-            np.matmul(d, w.T, out=dcols)
-            ext.col2im_nhwc(dcols, dx[a:b], *field)
+
+    def work(lo, hi):
+        dw, partial = np.zeros((K, F), dtype=x.dtype), np.empty((K, F), dtype=x.dtype)
+        dtheta0 = np.zeros(F)
+        chunks = _chunks(lo, hi, P, K, x.itemsize)
+        rows = (chunks[0][1] - chunks[0][0]) * P
+        buffer = np.empty((rows, K), dtype=x.dtype)
+        dcols_buffer = np.empty((rows, K), dtype=x.dtype) if compute_dx else None
+        for a, b in chunks:
+            d = dout_2d[a * P:b * P]
+            cols = buffer[:(b - a) * P]
+            ext.im2col_nhwc(x[a:b], cols, *field)
+            np.matmul(cols.T, d, out=partial)
+            dw += partial
+            dtheta0 += d.sum(axis=0, dtype=np.float64)
+            if compute_dx:
+                dcols = dcols_buffer[:(b - a) * P]
+                np.matmul(d, w.T, out=dcols)
+                ext.col2im_nhwc(dcols, dx[a:b], *field)
+        return dw, dtheta0
+
+    parts = _by_image_slices(work, m)
+    dw, dtheta0 = sum(p[0] for p in parts), sum(p[1] for p in parts)
     HH, WW = field[:2]
     dtheta = dw.reshape(HH, WW, theta.shape[1], F).transpose(3, 2, 0, 1)
     return dx, np.ascontiguousarray(dtheta, dtype=theta.dtype), dtheta0.astype(theta.dtype)
