@@ -308,6 +308,9 @@ def _bn_settings(x, gamma, beta, bn_param, activation):
         require_float(name, value)
         require(np.shape(value) == (C,), f"shape mismatch: {name} must be ({C},), one per "
                 f"channel of x {x.shape}, got {np.shape(value)}")
+    for name in ("running_mean", "running_var"):
+        if name in bn_param:              # broadcasting a (1,) statistic would go unnoticed
+            require_shape(f"bn_param['{name}']", bn_param[name], (C,))
     momentum = bn_param.get("momentum", 0.9)
     require(0 <= momentum <= 1, f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
     return mode, float(bn_param.get("eps", 1e-5)), momentum
