@@ -121,7 +121,8 @@ def check_space(space):
         low, high, scale = entry
         require(scale in ("log", "linear"),
                 f"scale of {name!r} must be 'log' or 'linear', got {scale!r}")
-        require(all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        require(all(isinstance(v, (int, float, np.integer, np.floating))
+                    and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
                     for v in (low, high)) and low < high,
                 f"space[{name!r}] must have finite numbers low < high, got {low!r}, {high!r}")
         require(scale == "linear" or low > 0,

@@ -3,8 +3,11 @@
 # starts a throwaway server in runs/postgres (port $PGPORT, default 54329), runs two
 # independent `search.py` commands against its URL (what two machines would run), prints
 # the study, and stops the server. Needs the PostgreSQL server programs (Debian/Ubuntu:
-# `apt-get install postgresql`) and the virtual environment (`make venv`). Run from the
-# repository root:  sh scripts/postgres_search.sh  [experiment] [trials]
+# `apt-get install postgresql`) and the virtual environment (`make venv`). Each trial records
+# its worker (host:pid): a worker killed on one machine has its trial failed and queued again
+# when a search restarts on that machine, or by any machine once its heartbeat is `grace`
+# seconds old. Run from the repository root:
+#   sh scripts/postgres_search.sh  [experiment] [trials]
 set -eu
 EXPERIMENT=${1:-two-layer}
 TRIALS=${2:-12}
