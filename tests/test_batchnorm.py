@@ -131,3 +131,130 @@ def test_label_smoothing_gradient():
 def test_label_smoothing_refuses_bad_values():
     with pytest.raises(ValueError, match="smoothing"):
         softmax_loss(np.zeros((2, 3)), np.array([0, 1]), smoothing=1.0)
+
+
+# ----------------------------------------- batches, settings and caches it refuses
+
+@pytest.mark.parametrize("layer, shape", [("batchnorm", (0, 3)), ("batchnorm", (4, 0)),
+                                          ("spatial", (0, 3, 2, 2)), ("spatial", (2, 3, 0, 2))])
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_empty_batches_are_refused_and_leave_the_statistics_alone(layer, shape, mode):
+    forward = LAYERS[layer][0]
+    D = shape[1]
+    param = {"mode": mode, "running_mean": np.zeros(D), "running_var": np.ones(D)}
+    with pytest.raises(ValueError, match="at least one example"):
+        forward(np.zeros(shape), np.ones(D), np.zeros(D), param)
+    assert not np.isnan(param["running_mean"]).any() and not np.isnan(param["running_var"]).any()
+
+
+@pytest.mark.parametrize("layer, shape, words", [
+    ("batchnorm", (1, 3), r"\(m >= 2\)"),
+    ("spatial", (1, 3, 1, 1), r"\(m \* H \* W >= 2\)"),
+])
+def test_one_value_per_statistic_is_refused_in_train_mode_only(layer, shape, words):
+    forward = LAYERS[layer][0]
+    x = rng.standard_normal(shape)
+    with pytest.raises(ValueError, match="at least 2 values per statistic " + words):
+        forward(x, np.ones(3), np.zeros(3), {"mode": "train"})
+    out, _ = forward(x, np.ones(3), np.zeros(3), {"mode": "test"})
+    assert out.shape == shape
+
+
+def test_one_image_of_several_pixels_is_a_batch_for_spatial_batchnorm():
+    x = rng.standard_normal((1, 3, 2, 2))
+    out, cache = spatial_batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "train"})
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    assert spatial_batchnorm_backward(np.ones_like(out), cache)[0].shape == x.shape
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"eps": 0.0}, r"bn_param\['eps'\] must be a finite number > 0, got 0.0"),
+    ({"eps": -1e-5}, r"bn_param\['eps'\] must be a finite number > 0"),
+    ({"eps": np.nan}, r"bn_param\['eps'\]"),
+    ({"running_var": np.array([1.0, -0.5, 1.0, 1.0])}, r"running_var'\] must be >= 0 .*-0.5"),
+    ({"running_var": np.ones(3)}, r"shape mismatch: bn_param\['running_var'\]"),
+    ({"running_mean": np.zeros((1, 4))}, r"shape mismatch: bn_param\['running_mean'\]"),
+    ({"running_mean": np.zeros(4, int)}, r"running_mean'\] must hold floats"),
+    ({"momentum": "0.9"}, r"bn_param\['momentum'\] must be a number in \[0, 1\]"),
+    ({"momentum": -0.1}, r"bn_param\['momentum'\]"),
+])
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_bad_settings_are_refused_in_both_modes(change, words, mode):
+    param = {"mode": mode, **change}
+    with pytest.raises(ValueError, match=words):
+        batchnorm_forward(rng.standard_normal((5, 4)), np.ones(4), np.zeros(4), param)
+
+
+def test_momentum_one_keeps_the_running_statistics():
+    param = {"mode": "train", "momentum": 1.0, "running_mean": np.full(2, 7.0),
+             "running_var": np.full(2, 3.0)}
+    batchnorm_forward(rng.standard_normal((5, 2)), np.ones(2), np.zeros(2), param)
+    np.testing.assert_array_equal(param["running_mean"], 7.0)
+    np.testing.assert_array_equal(param["running_var"], 3.0)
+
+
+@pytest.mark.parametrize("layer, shape", [("batchnorm", (70000, 2)), ("spatial", (70, 2, 40, 25))])
+def test_float16_accumulates_in_float32_and_stays_float16(layer, shape):
+    forward, backward, _ = LAYERS[layer]
+    x64 = 3 + 2 * rng.standard_normal(shape)
+    x16 = x64.astype(np.float16)
+    param16, param64 = {"mode": "train"}, {"mode": "train"}
+    gamma, beta = np.ones(2, np.float16), np.zeros(2, np.float16)
+    out16, cache16 = forward(x16, gamma, beta, param16)
+    out64, cache64 = forward(x16.astype(np.float64), gamma.astype(float), beta.astype(float),
+                             param64)
+    assert out16.dtype == np.float16 and param16["running_var"].dtype == np.float16
+    np.testing.assert_allclose(out16, out64, atol=1e-2)
+    np.testing.assert_allclose(param16["running_mean"], param64["running_mean"], rtol=1e-3)
+    np.testing.assert_allclose(param16["running_var"], param64["running_var"], rtol=1e-3)
+    dout = (0.01 * rng.standard_normal(shape)).astype(np.float16)
+    grads16 = backward(dout, cache16)
+    grads64 = backward(dout.astype(np.float64), cache64)
+    for g16, g64 in zip(grads16, grads64):
+        assert g16.dtype == np.float16
+        np.testing.assert_allclose(g16, g64, atol=1e-2 * np.abs(g64).max() + 1e-4)
+
+
+def _bn_cache():
+    x = rng.standard_normal((5, 4))
+    out, cache = batchnorm_forward(x, np.ones(4), np.zeros(4), {"mode": "train"})
+    return out, cache
+
+
+@pytest.mark.parametrize("dout_shape", [(1, 4), (4,), (5, 1), (4, 5), (10, 4)])
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_backward_refuses_a_dout_of_another_shape(layer, dout_shape):
+    forward, backward, shape = LAYERS[layer]
+    out, cache = forward(rng.standard_normal(shape), np.ones(4), np.zeros(4), {"mode": "train"})
+    if layer == "spatial":
+        dout_shape = dout_shape + (1, 1)
+    with pytest.raises(ValueError, match="shape mismatch: dout"):
+        backward(np.ones(dout_shape), cache)
+    with pytest.raises(ValueError, match="dout must hold floats"):
+        backward(np.ones(out.shape, int), cache)
+
+
+@pytest.mark.parametrize("part, value, words", [
+    (0, np.ones((5, 4), int), "cache's xhat must hold floats"),
+    (0, np.ones((5, 4, 2)), r"\(m, D\) or \(m, C, H, W\)"),
+    (1, np.ones(3), "shape mismatch: cache's inv_std"),
+    (2, np.ones(5), "shape mismatch: cache's gamma"),
+    (3, "eval", "cache's mode must be"),
+    (4, (1, 4, 1, 1), "cache's shape must be"),
+])
+def test_backward_refuses_a_cache_whose_parts_disagree(part, value, words):
+    out, cache = _bn_cache()
+    cache = cache[:part] + (value,) + cache[part + 1:]
+    with pytest.raises(ValueError, match=words):
+        batchnorm_backward(np.ones(out.shape), cache)
+
+
+def test_nan_in_one_feature_stays_in_that_feature():
+    x = rng.standard_normal((6, 3))
+    x[2, 1] = np.nan
+    param = {"mode": "train"}
+    out, cache = batchnorm_forward(x, np.ones(3), np.zeros(3), param)
+    assert np.isnan(out[:, 1]).all() and not np.isnan(out[:, [0, 2]]).any()
+    assert np.isnan(param["running_var"][1]) and not np.isnan(param["running_var"][[0, 2]]).any()
+    dx, _, _ = batchnorm_backward(np.ones_like(out), cache)
+    assert np.isnan(dx[:, 1]).all() and not np.isnan(dx[:, [0, 2]]).any()

@@ -121,3 +121,82 @@ def test_pool_rejects_invalid_hyperparameters(pool_param, match):
 def test_misspelled_settings_raise(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+# ------------------------------------------- what the backward passes trust (issue 20)
+
+def _naive_caches():
+    rng = np.random.default_rng(5)
+    conv_out, conv_cache = conv_forward_naive(rng.standard_normal((2, 3, 6, 6)),
+                                              rng.standard_normal((4, 3, 3, 3)), np.zeros(4),
+                                              {"stride": 1, "pad": 1})
+    pool_out, pool_cache = max_pool_forward_naive(rng.standard_normal((2, 3, 6, 6)),
+                                                  {"pool_height": 2, "pool_width": 2, "stride": 2})
+    return {"conv": (conv_backward_naive, conv_cache, conv_out.shape),
+            "pool": (max_pool_backward_naive, pool_cache, pool_out.shape)}
+
+
+@pytest.mark.parametrize("layer", ["conv", "pool"])
+@pytest.mark.parametrize("change", ["one image more", "one row more", "one row less",
+                                    "channel axis", "3-d"])
+def test_naive_backward_refuses_a_dout_of_another_shape(layer, change):
+    backward, cache, shape = _naive_caches()[layer]
+    m, C, H, W = shape
+    dout_shape = {"one image more": (m + 1, C, H, W), "one row more": (m, C, H + 1, W),
+                  "one row less": (m, C, H - 1, W), "channel axis": (m, 1, H, W),
+                  "3-d": (C, H, W)}[change]
+    with pytest.raises(ValueError, match=r"shape mismatch: dout must have shape"):
+        backward(np.ones(dout_shape), cache)
+
+
+def test_the_reported_oversized_conv_dout_is_refused():
+    _, cache = conv_forward_naive(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1), {})
+    with pytest.raises(ValueError, match=r"shape mismatch: dout must have shape \(1, 1, 1, 1\)"):
+        conv_backward_naive(np.ones((1, 1, 2, 2)), cache)
+
+
+@pytest.mark.parametrize("layer", ["conv", "pool"])
+def test_naive_backward_refuses_integer_dout_and_caches(layer):
+    backward, cache, shape = _naive_caches()[layer]
+    with pytest.raises(ValueError, match="dout must hold floats"):
+        backward(np.ones(shape, dtype=int), cache)
+    with pytest.raises(ValueError, match="x must hold floats"):
+        backward(np.ones(shape), (cache[0].astype(int),) + cache[1:])
+    with pytest.raises(ValueError, match="cache must be the tuple"):
+        backward(np.ones(shape), cache + (None,))
+
+
+def test_naive_conv_refuses_a_cache_of_another_image_size():
+    backward, (x, theta, conv_param), shape = _naive_caches()["conv"]
+    with pytest.raises(ValueError, match="shape mismatch: dout"):
+        backward(np.ones(shape), (np.zeros((2, 3, 4, 4)), theta, conv_param))
+    with pytest.raises(ValueError, match="channel mismatch"):
+        backward(np.ones(shape), (x, theta[:, :2], conv_param))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, bool, complex])
+def test_naive_layers_refuse_arrays_that_are_not_floats(dtype):
+    x = np.ones((1, 1, 4, 4), dtype=dtype)
+    with pytest.raises(ValueError, match="x must hold floats"):
+        max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(ValueError, match="x must hold floats"):
+        conv_forward_naive(x, np.ones((1, 1, 3, 3)), np.zeros(1), {})
+    with pytest.raises(ValueError, match="theta0 must hold floats"):
+        conv_forward_naive(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1, dtype), {})
+
+
+def test_naive_pool_keeps_half_gradients():
+    # Integers used to be accepted, and dx (of x's dtype) truncated a 0.5 to 0.
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    out, cache = max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    dx = max_pool_backward_naive(np.full(out.shape, 0.5), cache)
+    assert dx.sum() == 2.0 and dx[0, 0, 1, 1] == 0.5
+
+
+def test_naive_layers_propagate_nan():
+    x = np.ones((1, 1, 4, 4))
+    x[0, 0, 1, 2] = np.nan
+    out, _ = conv_forward_naive(x, np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0})
+    assert np.isnan(out).all()
+    out, cache = max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert np.isnan(out[0, 0, 0, 1]) and np.isfinite(np.delete(out.ravel(), 1)).all()

@@ -338,3 +338,173 @@ def test_max_pool_floor_agrees_with_the_tiling_pool_and_propagates_nan(path):
 def test_max_pool_floor_refuses_bad_input(shape, pool_param, message):
     with pytest.raises(ValueError, match=message):
         fast_layers.max_pool_floor_forward(np.zeros(shape), pool_param)
+
+
+# ------------------------------------ caches the compiled loops must not trust (issue 20)
+
+REPORTED_CRASHES = {
+    "pool": """
+o, _ = fl.max_pool_forward_fast(np.zeros((1, 1, 256, 256)), P)
+fl.max_pool_backward_fast(np.ones_like(o), (np.zeros((1, 1, 4, 4)), o, P))""",
+    "floor": """
+o, _ = fl.max_pool_floor_forward(np.zeros((1, 1, 256, 256)), P)
+fl.max_pool_floor_backward(np.ones_like(o), (np.zeros((1, 1, 4, 4)), o, P))""",
+    "fused": """
+r = np.random.default_rng(0)
+def fused(size):
+    return fl.conv_relu_pool_forward_fast(r.standard_normal((2, 3, size, size)),
+        r.standard_normal((4, 3, 3, 3)), np.zeros(4), {"stride": 1, "pad": 1}, P)
+(big, a), (_, b) = fused(16), fused(4)
+fl.conv_relu_pool_backward_fast(np.ones_like(big), (a[0], b[1], b[2]))""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPORTED_CRASHES))
+def test_the_reported_crashes_now_raise_in_a_subprocess(name):
+    # A subprocess, so that a regression shows as a failed test instead of killing pytest.
+    import subprocess
+    import sys
+    code = ("import numpy as np, fast_layers as fl\n"
+            "P = {'pool_height': 2, 'pool_width': 2, 'stride': 2}\n"
+            "try:" + REPORTED_CRASHES[name].replace("\n", "\n    ") +
+            "\nexcept ValueError as e:\n    print('ValueError:', e)\n")
+    root = __import__("os").path.dirname(__import__("os").path.dirname(__file__))
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "ValueError: " in run.stdout and "cache's" in run.stdout, run.stdout
+
+
+def _pool_pair(pool_param, seed=20, shape=(2, 3, 8, 8)):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    return a, max_pool_forward_fast(b, pool_param)[0]
+
+
+@pytest.mark.parametrize("pool_param", [{"pool_height": 2, "pool_width": 2, "stride": 2},
+                                        {"pool_height": 3, "pool_width": 2, "stride": 1}],
+                         ids=["tiling", "overlapping"])
+@pytest.mark.parametrize("backward", [max_pool_backward_fast, fast_layers.max_pool_floor_backward],
+                         ids=["pool", "floor"])
+def test_pool_backward_refuses_out_of_another_input(pool_param, backward, path):
+    a, out_b = _pool_pair(pool_param)
+    with pytest.raises(ValueError, match="is not the max pool of"):
+        backward(np.ones_like(out_b), (a, out_b, pool_param))
+
+
+@pytest.mark.parametrize("backward", [max_pool_backward_fast, fast_layers.max_pool_floor_backward],
+                         ids=["pool", "floor"])
+@pytest.mark.parametrize("change, words", [
+    (lambda x, out: (x[:, :, :4], out), "shape mismatch: cache's out"),
+    (lambda x, out: (x[:1], out), "shape mismatch: cache's out"),
+    (lambda x, out: (x, out.astype(np.float32)), "cache's out must have cache's x's dtype"),
+    (lambda x, out: (x, out.astype(int)), "cache's out must hold floats"),
+    (lambda x, out: (x.astype(np.float16), out), "cache's out must have"),
+    (lambda x, out: (x.astype(int), out), "x must hold floats"),
+], ids=["x-smaller", "x-fewer-images", "out-float32", "out-int", "x-float16", "x-int"])
+def test_pool_backward_refuses_parts_that_disagree(backward, change, words, path):
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    x = np.random.default_rng(21).standard_normal((2, 3, 8, 8))
+    out, _ = max_pool_forward_fast(x, pool_param)
+    x2, out2 = change(x, out)
+    with pytest.raises(ValueError, match=words):
+        backward(np.ones(out.shape), (x2, out2, pool_param))
+
+
+def _fused_pair(seed=22):
+    rng = np.random.default_rng(seed)
+
+    def fused(size):
+        return fast_layers.conv_relu_pool_forward_fast(
+            rng.standard_normal((2, 3, size, size)), rng.standard_normal((4, 3, 3, 3)),
+            np.zeros(4), {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    return fused(16), fused(4)
+
+
+@pytest.mark.parametrize("mix, words", [
+    (lambda a, b: (a[0], b[1], a[2]), r"cache's P must be H_out \* W_out = 16"),
+    (lambda a, b: (a[0], b[1], b[2]), r"cache's first must be \(m, F, H_pool, W_pool\)"),
+    (lambda a, b: (a[0].astype(np.int64), a[1], a[2]), "C-contiguous 4-d int32"),
+    (lambda a, b: (np.asfortranarray(a[0]), a[1], a[2]), "C-contiguous 4-d int32"),
+    (lambda a, b: (a[0], (a[1][0].astype(np.float16),) + a[1][1:], a[2]), "float32 or float64"),
+    (lambda a, b: (a[0], a[1]), "cache must be the tuple"),
+    (lambda a, b: (a[0], (a[1][0][:1],) + a[1][1:], a[2]), r"with m=1"),
+], ids=["first-and-P", "first", "int64", "fortran", "float16", "short", "fewer-images"])
+def test_fused_backward_refuses_caches_mixed_or_altered(mix, words):
+    if fast_layers._ext is None:
+        pytest.skip("im2col_cython not built (make build)")
+    (out, cache_a), (_, cache_b) = _fused_pair()
+    with pytest.raises(ValueError, match=words):
+        fast_layers.conv_relu_pool_backward_fast(np.ones(out.shape), mix(cache_a, cache_b))
+
+
+@pytest.mark.parametrize("position", [lambda P: P, lambda P: P + 1000, lambda P: -2,
+                                      lambda P: 2 ** 31 - 1], ids=["P", "P+1000", "-2", "int32-max"])
+def test_fused_backward_refuses_positions_outside_the_image(position):
+    if fast_layers._ext is None:
+        pytest.skip("im2col_cython not built (make build)")
+    (out, (first, conv_cache, P)), _ = _fused_pair()
+    first = first.copy()
+    first[1, 2, 3, 3] = position(P)
+    with pytest.raises(ValueError, match=r"1 position\(s\) outside \[-1, P\)"):
+        fast_layers.conv_relu_pool_backward_fast(np.ones(out.shape), (first, conv_cache, P))
+
+
+def test_mixed_sandwich_caches_are_refused_on_the_numpy_path(monkeypatch):
+    monkeypatch.setattr(fast_layers, "_ext", None)
+    monkeypatch.setattr(fast_layers, "_warned", True)
+    (out, cache_a), (_, cache_b) = _fused_pair()
+    assert cache_a[0] is None
+    with pytest.raises(ValueError, match="shape mismatch"):
+        fast_layers.conv_relu_pool_backward_fast(np.ones(out.shape),
+                                                 (None, cache_b[1], cache_a[2], cache_a[3]))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: conv_forward_fast(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1),
+                               {"stride": 2 ** 31, "pad": 0}), r"conv_param\['stride'\]=2147483648"),
+    (lambda: conv_forward_fast(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1),
+                               {"stride": 2 ** 40, "pad": 0}), r"conv_param\['stride'\]"),
+    (lambda: conv_backward_fast(np.ones((1, 1, 1, 1)), conv_forward_naive(
+        np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1),
+        {"stride": 2 ** 31, "pad": 0})[1]), r"conv_param\['stride'\]"),
+    (lambda: max_pool_forward_fast(np.zeros((1, 1, 2, 2)),
+                                   {"pool_height": 2, "pool_width": 2, "stride": 2 ** 31}),
+     r"pool_param\['stride'\]=2147483648"),
+    (lambda: fast_layers.max_pool_floor_forward(
+        np.zeros((1, 1, 3, 3)), {"pool_height": 2, "pool_width": 2, "stride": 2 ** 31}),
+     r"pool_param\['stride'\]"),
+    (lambda: fast_layers.conv_relu_pool_forward_fast(
+        np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 1},
+        {"pool_height": 4, "pool_width": 4, "stride": 2 ** 31}), r"pool_param\['stride'\]"),
+], ids=["conv", "conv-2**40", "conv-backward", "pool", "floor", "fused"])
+def test_strides_past_a_c_int_are_refused_by_name(call, words, path):
+    with pytest.raises(ValueError, match=words + ".*too large for the compiled loops"):
+        call()
+
+
+def test_stride_2_31_still_works_in_the_naive_layer():
+    out, _ = conv_forward_naive(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1),
+                                {"stride": 2 ** 31, "pad": 0})
+    assert out.shape == (1, 1, 1, 1) and out[0, 0, 0, 0] == 9
+
+
+@pytest.mark.parametrize("call", [
+    lambda: max_pool_forward_fast(np.arange(16).reshape(1, 1, 4, 4), {}),
+    lambda: fast_layers.max_pool_floor_forward(np.arange(16).reshape(1, 1, 4, 4), {}),
+    lambda: conv_forward_fast(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1, int), {}),
+    lambda: fast_layers.conv_relu_pool_forward_fast(
+        np.ones((1, 1, 4, 4), complex), np.ones((1, 1, 3, 3)), np.zeros(1), {"pad": 1}, {}),
+], ids=["pool", "floor", "conv-int-bias", "fused-complex"])
+def test_fast_layers_refuse_arrays_that_are_not_floats(call, path):
+    with pytest.raises(ValueError, match="must hold floats"):
+        call()
+
+
+@pytest.mark.parametrize("backward", [conv_backward_fast, max_pool_backward_fast,
+                                      fast_layers.max_pool_floor_backward,
+                                      fast_layers.conv_relu_pool_backward_fast])
+@pytest.mark.parametrize("cache", [None, (), [1, 2], "cache"])
+def test_fast_backward_refuses_a_cache_that_is_not_its_tuple(backward, cache):
+    with pytest.raises(ValueError, match="cache must be the tuple"):
+        backward(np.ones((1, 1, 1, 1)), cache)

@@ -50,3 +50,13 @@ def test_rel_error_refuses_arrays_of_different_shapes(a, b):
 def test_numerical_gradients_refuse_integer_arrays(check):
     with pytest.raises(ValueError, match="float array"):
         check(np.arange(3))
+
+
+def test_numerical_gradient_array_refuses_a_df_of_another_shape():
+    with pytest.raises(ValueError, match=r"shape mismatch: df must have f\(x\)'s shape \(3, 2\)"):
+        eval_numerical_gradient_array(lambda v: 2 * v, np.ones((3, 2)), np.ones(2))
+
+
+def test_sparse_check_refuses_a_gradient_of_another_shape():
+    with pytest.raises(ValueError, match=r"shape mismatch: analytic_grad must have x's shape"):
+        grad_check_sparse(lambda v: float(np.sum(v)), np.ones((3, 4)), np.ones(4), verbose=False)

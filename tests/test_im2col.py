@@ -81,3 +81,65 @@ def test_cython_matches_numpy(case, dtype):
     assert dx.dtype == dtype
     np.testing.assert_allclose(dx, col2im_indices(dcols, x_shape, HH, WW, pad, stride),
                                rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+# ------------------------------------- the compiled loops check what they are given
+
+@needs_extension
+@pytest.mark.parametrize("call, words", [
+    (lambda: im2col_cython.im2col_cython(np.zeros((1, 1, 4, 4)), 2, 2, 0, 0), "must be positive"),
+    (lambda: im2col_cython.im2col_cython(np.zeros((1, 1, 4, 4)), 0, 2, 0, 1), "must be positive"),
+    (lambda: im2col_cython.im2col_cython(np.zeros((1, 1, 4, 4)), 2, 2, -1, 1), "padding"),
+    (lambda: im2col_cython.im2col_cython(np.zeros((1, 1, 4, 4)), 7, 2, 1, 1), "does not fit"),
+    (lambda: im2col_cython.col2im_cython(np.zeros((9, 4)), 2, 1, 8, 8, 3, 3, 1, 1),
+     r"shape mismatch: cols must have shape \(9, 128\)"),
+    (lambda: im2col_cython.col2im_cython(np.zeros((9, 64)), -1, 1, 8, 8, 3, 3, 1, 1), "N and C"),
+    (lambda: im2col_cython.max_pool_backward_cython(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 8, 8)),
+                                                    np.zeros((1, 1, 8, 8)), 2, 2, 2),
+     "is not a 2x2 pool of stride 2"),
+    (lambda: im2col_cython.max_pool_backward_cython(np.zeros((2, 1, 4, 4)), np.zeros((1, 1, 2, 2)),
+                                                    np.zeros((1, 1, 2, 2)), 2, 2, 2),
+     "is not a 2x2 pool"),
+    (lambda: im2col_cython.max_pool_backward_cython(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 2, 2)),
+                                                    np.zeros((1, 1, 2, 1)), 2, 2, 2),
+     "shape mismatch: dout"),
+    (lambda: im2col_cython.max_pool_backward_cython(np.zeros((1, 1, 4, 4)), np.ones((1, 1, 2, 2)),
+                                                    np.ones((1, 1, 2, 2)), 2, 2, 2),
+     "4 window"),
+    (lambda: im2col_cython.bias_relu_pool_forward_cython(np.zeros((4, 2, 16)), np.zeros(4),
+                                                         8, 8, 2, 2, 2), "shape mismatch: conv"),
+    (lambda: im2col_cython.bias_relu_pool_forward_cython(np.zeros((4, 2, 16)), np.zeros(3),
+                                                         4, 4, 2, 2, 2), "shape mismatch: bias"),
+    (lambda: im2col_cython.bias_relu_pool_forward_cython(np.zeros((4, 2, 16)), np.zeros(4),
+                                                         4, 4, 2, 2, 0), "must be positive"),
+    (lambda: im2col_cython.relu_pool_backward_cython(np.ones((2, 4, 4, 4)),
+                                                     np.zeros((1, 4, 4, 4), np.int32), 64),
+     "shape mismatch: first"),
+    (lambda: im2col_cython.relu_pool_backward_cython(np.ones((1, 1, 1, 1)),
+                                                     np.full((1, 1, 1, 1), 64, np.int32), 64),
+     r"outside \[-1, P\)"),
+], ids=["im2col-stride-0", "im2col-field-0", "im2col-pad", "im2col-too-big", "col2im-cols",
+        "col2im-N", "pool-out-larger", "pool-images", "pool-dout", "pool-out-not-max",
+        "fused-conv", "fused-bias", "fused-stride", "relu-pool-first", "relu-pool-position"])
+def test_cython_functions_refuse_shapes_that_would_leave_their_arrays(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+@pytest.mark.parametrize("args, words", [
+    ((np.zeros((1, 1, 4, 4)), 2, 2, 0, 0), "stride must be a positive integer, got 0"),
+    ((np.zeros((1, 1, 4, 4)), 2, 0, 0, 1), "field_width must be a positive integer"),
+    ((np.zeros((1, 1, 4, 4)), 2, 2, -1, 1), "padding must be a non-negative integer"),
+    ((np.zeros((1, 4, 4)), 2, 2, 0, 1), "4-d"),
+    ((np.zeros((1, 1, 4, 4), int), 2, 2, 0, 1), "x must hold floats"),
+])
+def test_numpy_im2col_refuses_bad_arguments(args, words):
+    with pytest.raises(ValueError, match=words):
+        im2col_indices(*args)
+
+
+def test_numpy_col2im_refuses_cols_of_another_shape():
+    with pytest.raises(ValueError, match=r"shape mismatch: cols .*\(4, 4\), got \(4, 5\)"):
+        col2im_indices(np.zeros((4, 5)), (1, 1, 4, 4), 2, 2, 0, 2)
+    with pytest.raises(ValueError, match="cols must hold floats"):
+        col2im_indices(np.zeros((4, 4), int), (1, 1, 4, 4), 2, 2, 0, 2)

@@ -72,3 +72,54 @@ def test_affine_bn_relu_gradients_and_parts():
         else:
             assert rel_error(analytic[i], numeric) <= 1e-7, name
 
+
+
+# ------------------------------------------ sandwich caches mixed from two calls
+
+def _two_affine_bn_relu_calls():
+    rng = np.random.default_rng(30)
+    bn = {"mode": "train"}
+    a = layer_utils.affine_bn_relu_forward(rng.standard_normal((4, 5)), rng.standard_normal((5, 3)),
+                                           np.zeros(3), np.ones(3), np.zeros(3), dict(bn))
+    b = layer_utils.affine_bn_relu_forward(rng.standard_normal((6, 5)), rng.standard_normal((5, 3)),
+                                           np.zeros(3), np.ones(3), np.zeros(3), dict(bn))
+    return a, b
+
+
+@pytest.mark.parametrize("part", [0, 1, 2], ids=["affine", "bn", "relu"])
+def test_affine_bn_relu_refuses_a_part_from_another_call(part):
+    (out, cache_a), (_, cache_b) = _two_affine_bn_relu_calls()
+    mixed = tuple(cache_b[i] if i == part else cache_a[i] for i in range(3))
+    with pytest.raises(ValueError, match="shape mismatch: dout"):
+        layer_utils.affine_bn_relu_backward(np.ones(out.shape), mixed)
+
+
+def test_affine_relu_refuses_a_part_from_another_call():
+    x = np.random.default_rng(31).standard_normal((4, 5))
+    out, cache_a = layer_utils.affine_relu_forward(x, np.ones((5, 3)), np.zeros(3))
+    _, cache_b = layer_utils.affine_relu_forward(x[:2], np.ones((5, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"shape mismatch: dout must have shape \(2, 3\)"):
+        layer_utils.affine_relu_backward(np.ones(out.shape), (cache_b[0], cache_a[1]))
+
+
+@pytest.mark.parametrize("forward, backward, params", [
+    (conv_relu_forward, conv_relu_backward, (CONV_PARAM,)),
+    (conv_relu_pool_forward, conv_relu_pool_backward, (CONV_PARAM, POOL_PARAM)),
+], ids=["conv_relu", "conv_relu_pool"])
+def test_conv_sandwiches_refuse_caches_of_another_call(forward, backward, params):
+    x, theta, theta0 = _conv_sandwich_inputs(3)
+    out, cache_a = forward(x, theta, theta0, *params)
+    _, cache_b = forward(x[:, :, :4], theta, theta0, *params)
+    mixed = (cache_b[0],) + tuple(cache_a[1:])
+    with pytest.raises(ValueError, match="shape mismatch|cache's"):
+        backward(np.ones(out.shape), mixed)
+
+
+@pytest.mark.parametrize("backward, names", [
+    (layer_utils.affine_relu_backward, r"\(affine_cache, relu_cache\)"),
+    (layer_utils.affine_bn_relu_backward, r"\(affine_cache, bn_cache, relu_cache\)"),
+    (conv_relu_backward, r"\(conv_cache, relu_cache\)"),
+])
+def test_sandwiches_name_the_cache_they_expect(backward, names):
+    with pytest.raises(ValueError, match="cache must be the tuple " + names):
+        backward(np.ones((2, 3)), (None,))

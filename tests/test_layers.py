@@ -224,3 +224,132 @@ def test_losses_are_stable_for_huge_scores(loss_fn, dtype):
 def test_losses_reject_bad_labels(loss_fn, y, word):
     with pytest.raises(ValueError, match=word):
         loss_fn(np.zeros((3, 5)), y)
+
+
+# ------------------------------------------ what backward passes trust (issue 20)
+
+def _backward_cases():
+    """(backward, cache, the forward output's shape) of each elementwise and affine layer."""
+    x = rng.standard_normal((4, 3))
+    cases = {"relu": (relu_backward, relu_forward(x)),
+             "leaky_relu": (leaky_relu_backward, leaky_relu_forward(x, 0.1)),
+             "dropout_train": (dropout_backward,
+                               dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})),
+             "dropout_test": (dropout_backward, dropout_forward(x, {"p": 0.5, "mode": "test"})),
+             "affine": (affine_backward, affine_forward(x, np.ones((3, 3)), np.zeros(3)))}
+    return {name: (backward, cache, out.shape) for name, (backward, (out, cache)) in cases.items()}
+
+
+@pytest.mark.parametrize("layer", sorted(_backward_cases()))
+@pytest.mark.parametrize("dout_shape", [(1, 3), (3,), (4, 1), (8, 3), (3, 4)])
+def test_backward_refuses_a_dout_of_another_shape(layer, dout_shape):
+    backward, cache, _ = _backward_cases()[layer]
+    with pytest.raises(ValueError, match=r"shape mismatch: dout must have shape \(4, 3\)"):
+        backward(np.ones(dout_shape), cache)
+
+
+@pytest.mark.parametrize("layer", sorted(_backward_cases()))
+@pytest.mark.parametrize("dtype", [int, bool, complex, object])
+def test_backward_refuses_a_dout_that_is_not_floats(layer, dtype):
+    backward, cache, shape = _backward_cases()[layer]
+    with pytest.raises(ValueError, match="dout must hold floats"):
+        backward(np.ones(shape, dtype=dtype), cache)
+
+
+def test_the_reported_relu_example_is_refused():
+    with pytest.raises(ValueError, match="shape mismatch"):
+        relu_backward(np.ones((1, 3)), relu_forward(np.ones((4, 3)))[1])
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: affine_backward(np.ones((4, 3)), (np.ones((4, 3)),)), r"cache must be the tuple"),
+    (lambda: affine_backward(np.ones((4, 3)), (np.ones((4, 3)), np.ones((5, 3)))), "theta must be"),
+    (lambda: affine_backward(np.ones((4, 3)), (np.ones((4, 3), int), np.ones((3, 3)))),
+     "x must hold floats"),
+    (lambda: relu_backward(np.ones(3), np.arange(3)), r"relu_forward's x\) must hold floats"),
+    (lambda: leaky_relu_backward(np.ones(3), np.ones(3, int)), "slope\\) must hold floats"),
+    (lambda: dropout_backward(np.ones((2, 2)), ({}, np.ones((3, 2)), (2, 2))),
+     r"shape mismatch: cache's mask"),
+    (lambda: dropout_backward(np.ones((2, 2)), ({}, None)), r"cache must be the tuple"),
+], ids=["affine-short", "affine-mixed", "affine-int-x", "relu-int", "leaky-int", "dropout-mask",
+        "dropout-old-format"])
+def test_backward_refuses_a_cache_it_cannot_trust(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, bool, complex, object])
+@pytest.mark.parametrize("call", [
+    lambda v: relu_forward(v),
+    lambda v: affine_forward(v, np.ones((3, 2)), np.zeros(2)),
+    lambda v: affine_forward(np.ones((2, 3)), v.T.reshape(3, 2), np.zeros(2)),
+    lambda v: affine_forward(np.ones((2, 3)), np.ones((3, 2)), v[0, :2]),
+    lambda v: softmax_loss(v, np.array([0, 1])),
+    lambda v: softmax_loss(v, np.array([0, 1]), smoothing=0.2),
+    lambda v: svm_loss(v, np.array([0, 1])),
+], ids=["relu", "affine-x", "affine-theta", "affine-theta0", "softmax", "softmax-smoothed",
+        "svm"])
+def test_layers_refuse_arrays_that_are_not_floats(call, dtype):
+    with pytest.raises(ValueError, match="must hold floats"):
+        call(np.ones((2, 3)).astype(dtype))
+
+
+def test_softmax_of_integer_scores_with_smoothing_is_refused_not_rounded():
+    x = np.array([[3, 0, 0], [0, 2, 0]])
+    with pytest.raises(ValueError, match=r"x \(the scores\) must hold floats"):
+        softmax_loss(x, np.array([0, 1]), smoothing=0.2)
+    loss, dx = softmax_loss(x.astype(float), np.array([0, 1]), smoothing=0.2)
+    assert np.isfinite(loss) and dx.dtype == np.float64
+
+
+@pytest.mark.parametrize("value", ["0.1", None, np.nan, -0.5, 1.0])
+def test_slopes_and_smoothing_out_of_range_are_named(value):
+    with pytest.raises(ValueError, match=r"alpha \(the negative slope\) must be a number in"):
+        leaky_relu_forward(np.ones(3), value)
+    with pytest.raises(ValueError, match=r"smoothing must be a number in \[0, 1\)"):
+        softmax_loss(np.ones((2, 3)), np.array([0, 1]), smoothing=value)
+
+
+def test_affine_accepts_an_empty_batch_and_keeps_float32():
+    x = np.ones((0, 2, 3), dtype=np.float32)
+    out, cache = affine_forward(x, np.ones((6, 4), np.float32), np.zeros(4, np.float32))
+    dx, dtheta, dtheta0 = affine_backward(np.ones((0, 4), np.float32), cache)
+    assert out.shape == (0, 4) and dx.shape == x.shape and not dtheta.any()
+    assert out.dtype == dx.dtype == dtheta.dtype == dtheta0.dtype == np.float32
+
+
+def test_nan_still_propagates_through_relu_and_the_losses():
+    x = np.array([[1.0, np.nan, -1.0]])
+    out, cache = relu_forward(x)
+    np.testing.assert_array_equal(out, [[1.0, np.nan, 0.0]])
+    np.testing.assert_array_equal(relu_backward(np.ones_like(x), cache), [[1.0, 0.0, 0.0]])
+    loss, dx = softmax_loss(x, np.array([0]))
+    assert np.isnan(loss) and np.isnan(dx).all()
+    assert np.isnan(svm_loss(x, np.array([0]))[0])
+
+
+def test_leaky_relu_and_dropout_keep_their_results():
+    x = rng.standard_normal((5, 4))
+    out, cache = dropout_forward(x, {"p": 0.5, "mode": "test"})
+    assert out is x and dropout_backward(x, cache) is x
+    out, cache = leaky_relu_forward(x, 0.0)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+
+
+# ------------------------------------------- every registered fault, run in-process
+
+from faults_layers import CASES as FAULT_CASES  # noqa: E402
+
+
+@pytest.mark.parametrize("kind, what, trial, words", FAULT_CASES,
+                         ids=[c[1] for c in FAULT_CASES])
+def test_each_registered_fault_gives_its_outcome(kind, what, trial, words, tmp_path):
+    import re
+    try:
+        with np.errstate(all="ignore"):
+            text = trial(str(tmp_path))
+    except Exception as error:            # the point: which error, and what it says
+        text = f"{type(error).__name__}: {error}"
+    assert isinstance(text, str) and re.search(words, text), text
+    if kind != "silent wrong answer" or not text.startswith("output"):
+        assert text.startswith("ValueError: "), text

@@ -140,3 +140,92 @@ def test_misspelled_or_negative_settings_raise(rule):
         update(THETA, GRAD, {"lr": 10})
     with pytest.raises(ValueError, match="learning_rate must be non-negative"):
         update(THETA, GRAD, {"learning_rate": -1e-3})
+
+
+# ------------------------------------------------ gradients and settings (issue 20)
+
+@pytest.mark.parametrize("rule", sorted(optim.UPDATE_RULES))
+@pytest.mark.parametrize("dtheta", [np.ones(4), np.ones((1, 4)), np.ones((4, 3)), np.ones(())],
+                         ids=["row", "1-by-4", "transposed", "scalar"])
+def test_a_gradient_of_another_shape_is_refused(rule, dtheta):
+    with pytest.raises(ValueError, match=r"shape mismatch: dtheta .*\(3, 4\)"):
+        optim.UPDATE_RULES[rule](np.zeros((3, 4)), dtheta)
+
+
+def test_the_reported_sgd_example_is_refused():
+    with pytest.raises(ValueError, match=r"must have shape \(3, 4\), got \(4,\)"):
+        optim.sgd(np.zeros((3, 4)), np.ones(4))
+
+
+@pytest.mark.parametrize("rule", sorted(optim.UPDATE_RULES))
+@pytest.mark.parametrize("dtype", [int, bool, complex, object])
+def test_gradients_and_parameters_that_are_not_floats_are_refused(rule, dtype):
+    update = optim.UPDATE_RULES[rule]
+    with pytest.raises(ValueError, match="dtheta must hold floats"):
+        update(THETA, GRAD.astype(dtype))
+    with pytest.raises(ValueError, match="theta must hold floats"):
+        update(THETA.astype(dtype), GRAD)
+
+
+# (rule, setting, bad values, good edge values)
+RANGES = [
+    ("sgd_momentum", "momentum", [1.0, 1.5, -0.1, "0.9", None, np.nan], [0.0, 0.999]),
+    ("sgd_nesterov", "momentum", [1.0, -0.1], [0.0]),
+    ("sgd_nesterov", "weight_decay", [-1e-3, np.inf, "0"], [0.0, 5.0]),
+    ("rmsprop", "decay_rate", [1.0, -0.5], [0.0]),
+    ("rmsprop", "epsilon", [0.0, -1e-8, np.inf], [1e-12]),
+    ("adam", "beta1", [1.0, 2.0, -0.1, True], [0.0, 0.99]),
+    ("adam", "beta2", [1.0, 1.5], [0.0, 0.9999]),
+    ("adam", "epsilon", [0.0, -1.0], [1e-12]),
+    ("adam", "t", [-1, 1.5, "3"], [0, 10]),
+    ("adagrad", "epsilon", [0, -1e-8], [1e-10]),
+    ("adadelta", "rho", [1, 1.2, -0.1], [0.0, 0.99]),
+    ("adadelta", "epsilon", [0.0], [1e-9]),
+]
+
+
+@pytest.mark.parametrize("rule, key, bad, good", RANGES,
+                         ids=[f"{rule}-{key}" for rule, key, _, _ in RANGES])
+def test_settings_out_of_range_are_refused_by_name(rule, key, bad, good):
+    update = optim.UPDATE_RULES[rule]
+    for value in bad:
+        with pytest.raises(ValueError, match=rf"optim_config\['{key}'\] must be"):
+            update(THETA, GRAD, {key: value})
+    for value in good:
+        theta, _ = update(THETA, GRAD, {key: value})
+        assert theta.shape == THETA.shape
+
+
+def test_adam_beta1_of_one_is_refused_up_front_not_as_nan():
+    with pytest.raises(ValueError, match=r"optim_config\['beta1'\] must be a number in \[0, 1\), "
+                                         r"got 1\.0"):
+        optim.adam(THETA, GRAD, {"beta1": 1.0})
+
+
+@pytest.mark.parametrize("rate", [np.nan, np.inf, "0.1", None, True])
+def test_learning_rates_that_are_not_finite_numbers_are_refused(rate):
+    with pytest.raises(ValueError, match="learning_rate must be non-negative"):
+        optim.sgd(THETA, GRAD, {"learning_rate": rate})
+
+
+@pytest.mark.parametrize("rule, key", [("sgd_momentum", "velocity"), ("sgd_nesterov", "velocity"),
+                                       ("rmsprop", "cache"), ("adam", "m"), ("adam", "v"),
+                                       ("adagrad", "cache"), ("adadelta", "g2"),
+                                       ("adadelta", "d2")])
+def test_state_of_another_shape_or_dtype_is_refused(rule, key):
+    update = optim.UPDATE_RULES[rule]
+    with pytest.raises(ValueError, match=rf"shape mismatch: optim_config\['{key}'\]"):
+        update(np.zeros((3, 4)), np.ones((3, 4)), {key: np.ones(4)})
+    with pytest.raises(ValueError, match=rf"optim_config\['{key}'\] must hold floats"):
+        update(np.zeros((3, 4)), np.ones((3, 4)), {key: np.ones((3, 4), int)})
+
+
+def test_a_config_that_is_not_a_dict_is_refused():
+    with pytest.raises(ValueError, match="config must be a dict or None"):
+        optim.sgd(THETA, GRAD, [("learning_rate", 0.1)])
+
+
+@pytest.mark.parametrize("rule", sorted(optim.UPDATE_RULES))
+def test_nan_in_the_gradient_still_propagates(rule):
+    theta, _ = optim.UPDATE_RULES[rule](THETA, np.array([0.5, np.nan, 2.0]))
+    assert np.isnan(theta[1]) and np.isfinite(theta[[0, 2]]).all()
