@@ -309,6 +309,81 @@ def nan_whitening_filters(tmp):
     Solver(net, data, batch_size=4, num_epochs=1, verbose=False, seed=0).train()
 
 
+def _max_difference(a, b):
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+
+
+def _resume_difference(tmp, make_solver):
+    """Largest parameter difference between a straight 2-epoch run and one resumed after 1."""
+    straight = make_solver(os.path.join(tmp, "straight")).train()
+    make_solver(os.path.join(tmp, "half"), num_epochs=1).train()
+    resumed = make_solver(os.path.join(tmp, "half"))
+    resumed.resume()
+    resumed.train()
+    return _max_difference(straight.model.params, resumed.model.params)
+
+
+def resume_with_flip_augmentation(tmp):
+    X = np.random.default_rng(2).standard_normal((24, 3, 12, 12))
+    data = {"X_train": X, "y_train": np.arange(24) % 10, "X_val": X[:6], "y_val": np.arange(6)}
+
+    def make(folder, num_epochs=2):
+        net = WhitenedConvNet(whitening_filters(X), input_dim=(3, 12, 12), widths=(4, 4, 4),
+                              dtype=np.float64, rng=0)
+        return Solver(net, data, update_rule="sgd_nesterov", optim_config={"learning_rate": 0.1},
+                      batch_size=8, num_epochs=num_epochs, verbose=False, seed=0,
+                      checkpoint_name=os.path.join(folder, "c"))
+    return f"largest parameter difference after resume: {_resume_difference(tmp, make)}"
+
+
+def resume_with_dropout(tmp):
+    def make(folder, num_epochs=2):
+        net = FullyConnectedNet([16], input_dim=6, num_classes=2, dropout=0.5, weight_scale=0.3,
+                                dtype=np.float64, rng=0)
+        return toy_solver(folder, model=net, num_epochs=num_epochs)
+    return f"largest parameter difference after resume: {_resume_difference(tmp, make)}"
+
+
+def checkpoint_of_another_model(tmp):
+    solver = trained(tmp)
+    other = FullyConnectedNet([9], input_dim=6, num_classes=2, dtype=np.float64, seed=0)
+    toy_solver(tmp, model=other).load_checkpoint(checkpoint(solver, 3))
+
+
+def seeded_checkpoint_into_unseeded_solver(tmp):
+    solver = trained(tmp)
+    toy_solver(tmp, seed=None).load_checkpoint(checkpoint(solver, 3))
+
+
+def twenty_epochs_of_checkpoints(tmp):
+    solver = toy_solver(tmp, num_epochs=20, keep_last=2).train()
+    kept = sorted(glob.glob(f"{solver.checkpoint_prefix}_epoch_*.npz"))
+    return f"{len(kept)} checkpoints kept (keep_last=2): " + ", ".join(
+        os.path.basename(p).rsplit("_", 1)[1] for p in kept)
+
+
+def nan_pixel_in_training_data(tmp):
+    data = toy_data()
+    data["X_train"][3, 2] = np.nan
+    toy_solver(data=data)
+
+
+def adam_at_lr_1e3(tmp):
+    toy_solver(update_rule="adam", optim_config={"learning_rate": 1e3}, num_epochs=5).train()
+
+
+def _refused_setting(**kwargs):
+    return lambda tmp: toy_solver(**kwargs).train()
+
+
+def _refused_data(change):
+    def trial(tmp):
+        data = toy_data()
+        change(data)
+        toy_solver(data=data)
+    return trial
+
+
 CASES = [  # (class, what is tried, trial, words the outcome must contain)
     ("lost progress", "the two newest checkpoints corrupted, then resume() and training",
      newest_checkpoints_corrupted,
@@ -366,4 +441,30 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
      r"\['theta1'\] hold NaN or Inf before any update"),
     ("obscure error", "NaN whitening filters (a frozen buffer)", nan_whitening_filters,
      r"\['whiten'\] hold NaN or Inf before any update"),
+    ("lost progress", "resume with translate/flip augmentation (WhitenedConvNet)",
+     resume_with_flip_augmentation, "difference after resume: 0.0$"),
+    ("lost progress", "resume with dropout drawing its masks", resume_with_dropout,
+     "difference after resume: 0.0$"),
+    ("silent wrong answer", "checkpoint of another model shape", checkpoint_of_another_model,
+     "other settings"),
+    ("silent wrong answer", "seeded run's checkpoint into an unseeded Solver",
+     seeded_checkpoint_into_unseeded_solver, "other settings"),
+    ("lost progress", "20 epochs with checkpoints", twenty_epochs_of_checkpoints,
+     "2 checkpoints kept .keep_last=2.: 19.npz, 20.npz"),
+    ("silent wrong answer", "training images holding a NaN", nan_pixel_in_training_data,
+     "1 NaN or infinite"),
+    ("silent wrong answer", "Adam at learning rate 1e3 (diverges without NaN)", adam_at_lr_1e3,
+     "FloatingPointError: .*diverged"),
+    ("silent wrong answer", "optim_config={'lr': 10}",
+     _refused_setting(optim_config={"lr": 10}), "unknown optim_config key.*'lr'"),
+    ("silent wrong answer", "negative learning_rate",
+     _refused_setting(optim_config={"learning_rate": -0.1}), "learning_rate"),
+    ("silent wrong answer", "negative lr_decay", _refused_setting(lr_decay=-0.5),
+     "lr_decay must be a non-negative"),
+    ("obscure error", "Solver with no training images",
+     _refused_data(lambda d: d.update(X_train=d["X_train"][:0], y_train=d["y_train"][:0])),
+     r"data\['X_train'\] must hold at least one example"),
+    ("silent wrong answer", "Solver with one label fewer than images",
+     _refused_data(lambda d: d.update(y_train=d["y_train"][:-1])),
+     r"as many as data\['y_train'\]"),
 ]
