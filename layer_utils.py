@@ -7,6 +7,7 @@ cache before it computes, so parts of caches from two calls meet a ValueError
 """
 from layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
                     cache_parts, relu_backward, relu_forward)
+from validate import require
 
 
 def affine_relu_forward(x, theta, theta0):
@@ -49,7 +50,11 @@ def bn_running_stats(bn_params):
 
 
 def load_bn_running_stats(bn_params, buffers):
-    """Put the statistics of bn_running_stats(...)-shaped buffers back into bn_params."""
+    """Put the statistics of bn_running_stats(...)-shaped buffers back into bn_params
+    (each is checked when batch norm next reads it)."""
+    wanted = {f"{kind}{l}" for l in bn_params for kind in ("running_mean", "running_var")}
+    missing = sorted(wanted - set(buffers))
+    require(not missing, f"buffers lack the batch norm statistics {missing}")
     for l, p in bn_params.items():
         p["running_mean"], p["running_var"] = buffers[f"running_mean{l}"], buffers[f"running_var{l}"]
 

@@ -146,9 +146,9 @@ def dropout_forward(x, dropout_param):
     E[out] = x and test mode needs no rescaling.
     Returns (out, cache) with cache = (dropout_param, mask or None in test mode, x.shape).
     """
+    check_keys("dropout_param", dropout_param, ("p", "mode", "seed", "rng"))
     p = dropout_param.get("p")
     mode = dropout_param.get("mode", "train")
-    check_keys("dropout_param", dropout_param, ("p", "mode", "seed", "rng"))
     unit_interval("dropout_param['p'] (the probability of dropping a unit)", p)
     require(mode in ("train", "test"),
              f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")

@@ -439,7 +439,8 @@ def test_fused_backward_refuses_caches_mixed_or_altered(mix, words):
 
 
 @pytest.mark.parametrize("position", [lambda P: P, lambda P: P + 1000, lambda P: -2,
-                                      lambda P: 2 ** 31 - 1], ids=["P", "P+1000", "-2", "int32-max"])
+                                      lambda P: 2 ** 31 - 1],
+                         ids=["P", "P+1000", "-2", "int32-max"])
 def test_fused_backward_refuses_positions_outside_the_image(position):
     if fast_layers._ext is None:
         pytest.skip("im2col_cython not built (make build)")
@@ -462,7 +463,8 @@ def test_mixed_sandwich_caches_are_refused_on_the_numpy_path(monkeypatch):
 
 @pytest.mark.parametrize("call, words", [
     (lambda: conv_forward_fast(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1),
-                               {"stride": 2 ** 31, "pad": 0}), r"conv_param\['stride'\]=2147483648"),
+                               {"stride": 2 ** 31, "pad": 0}),
+     r"conv_param\['stride'\]=2147483648"),
     (lambda: conv_forward_fast(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1),
                                {"stride": 2 ** 40, "pad": 0}), r"conv_param\['stride'\]"),
     (lambda: conv_backward_fast(np.ones((1, 1, 1, 1)), conv_forward_naive(

@@ -123,3 +123,13 @@ def test_conv_sandwiches_refuse_caches_of_another_call(forward, backward, params
 def test_sandwiches_name_the_cache_they_expect(backward, names):
     with pytest.raises(ValueError, match="cache must be the tuple " + names):
         backward(np.ones((2, 3)), (None,))
+
+
+def test_loading_buffers_without_the_statistics_names_what_is_missing():
+    bn_params = {1: {"mode": "train"}, 2: {"mode": "train"}}
+    buffers = {"running_mean1": np.zeros(3), "running_var1": np.ones(3),
+               "running_mean2": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"lack the batch norm statistics \['running_var2'\]"):
+        layer_utils.load_bn_running_stats(bn_params, buffers)
+    layer_utils.load_bn_running_stats(bn_params, {**buffers, "running_var2": np.ones(3)})
+    assert layer_utils.bn_running_stats(bn_params)["running_var2"].shape == (3,)
