@@ -31,6 +31,7 @@ still returned. The loops are the compiled nhwc_cython extension (built by
 setup.py); this module needs it. They are serial and release the GIL; BLAS does
 the products on however many threads threadpoolctl allows.
 """
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -122,9 +123,9 @@ def _blas_threads():
     return _blas, max([lib.num_threads for lib in _blas.lib_controllers], default=1)
 
 
-def _by_image_slices(work, m):
+def _by_image_slices(work, m, blas_products=True):
     """[work(lo, hi) for T slices lo:hi of the batch], T = BLAS's thread count, run at once
-    on T Python threads with single-threaded BLAS.
+    on T Python threads (with single-threaded BLAS when blas_products).
 
     The chunks' products are mid-sized: threaded BLAS synchronises its threads on every
     one, and on a busy machine a descheduled thread stalls them all. Slices synchronise
@@ -140,7 +141,7 @@ def _by_image_slices(work, m):
         _workers = ThreadPoolExecutor(threads - 1)
         _worker_count, _workers_pid = threads - 1, os.getpid()
     bounds = [m * t // threads for t in range(threads + 1)]
-    with blas.limit(limits=1):
+    with blas.limit(limits=1) if blas_products else contextlib.nullcontext():
         others = [_workers.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
         return [work(bounds[0], bounds[1])] + [f.result() for f in others]
 
@@ -235,17 +236,22 @@ def _pool_setup(x_shape, pool_param):
 
 def _pool(x, pool_param, shift=None):
     """(out, argmax, sums, sumsq): the max pool of x and, given shift (C,), the float64
-    per-channel sums of (out - shift) and (out - shift)^2."""
+    per-channel sums of (out - shift) and (out - shift)^2. Slices of the batch run at once."""
     _require_images("x", x)
     ph, pw, stride, H_out, W_out = _pool_setup(x.shape, pool_param)
     m, C = x.shape[0], x.shape[3]
     out = np.empty((m, H_out, W_out, C), dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.uint8)
-    sums, sumsq = np.zeros(C), np.zeros(C)
-    with_stats = shift is not None
-    _extension().max_pool_stats_nhwc(x, out, argmax, shift if with_stats else sums, sums, sumsq,
-                                     ph, pw, stride, with_stats)
-    return out, argmax, sums, sumsq
+    with_stats, ext = shift is not None, _extension()
+
+    def work(lo, hi):
+        sums, sumsq = np.zeros(C), np.zeros(C)
+        ext.max_pool_stats_nhwc(x[lo:hi], out[lo:hi], argmax[lo:hi], shift if with_stats else sums,
+                                sums, sumsq, ph, pw, stride, with_stats)
+        return sums, sumsq
+
+    parts = _by_image_slices(work, m, blas_products=False)
+    return out, argmax, sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
 def max_pool_floor_forward_nhwc(x, pool_param):
@@ -290,12 +296,26 @@ def max_pool_floor_backward_nhwc(dout, cache):
     _check_argmax(argmax, np.shape(argmax))
     ph, pw, stride = _pool_dx_shape(x_shape, pool_param, argmax.shape)
     dout = _require_dout(dout, argmax.shape, dtype, "max_pool_floor_forward_nhwc")
-    dx = np.empty(x_shape, dtype=dtype)
-    _routed(_extension().max_pool_backward_nhwc(dout, argmax, dx, ph, pw, stride))
+    dx, ext = np.empty(x_shape, dtype=dtype), _extension()
+    _routed(sum(_by_image_slices(lambda lo, hi: ext.max_pool_backward_nhwc(
+        dout[lo:hi], argmax[lo:hi], dx[lo:hi], ph, pw, stride), len(dx), blas_products=False)))
     return dx
 
 
 # ------------------------------------------ pool + batch norm + activation
+
+def _channel_stats(x, shift):
+    """Float64 per-channel sums of (x - shift) and (x - shift)^2 over every pixel of x."""
+    C, ext = x.shape[3], _extension()
+
+    def work(lo, hi):
+        sums, sumsq = np.zeros(C), np.zeros(C)
+        ext.channel_stats_nhwc(x[lo:hi].reshape(-1, C), shift, sums, sumsq)
+        return sums, sumsq
+
+    parts = _by_image_slices(work, len(x), blas_products=False)
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
 
 def _bn_settings(x, gamma, beta, bn_param, activation):
     check_keys("bn_param", bn_param, BN_KEYS)
@@ -338,7 +358,7 @@ def pool_bn_act_forward(x, gamma, beta, bn_param, pool_param=None, activation="r
         p, argmax = x, None
         sums, sumsq = np.zeros(C), np.zeros(C)
         if mode == "train":
-            ext.channel_stats_nhwc(x.reshape(-1, C), shift0, sums, sumsq)
+            sums, sumsq = _channel_stats(x, shift0)
     else:
         p, argmax, sums, sumsq = _pool(x, pool_param, shift0 if mode == "train" else None)
     count = p.size // C
@@ -356,7 +376,9 @@ def pool_bn_act_forward(x, gamma, beta, bn_param, pool_param=None, activation="r
     scale = (gamma * inv_std).astype(x.dtype)
     shift = (beta - mean * gamma * inv_std).astype(x.dtype)
     out = np.empty_like(p)
-    ext.bn_act_forward_nhwc(p.reshape(-1, C), out.reshape(-1, C), scale, shift, ACTIVATIONS[activation])
+    _by_image_slices(lambda lo, hi: ext.bn_act_forward_nhwc(
+        p[lo:hi].reshape(-1, C), out[lo:hi].reshape(-1, C), scale, shift, ACTIVATIONS[activation]),
+        len(p), blas_products=False)
     stats = (mean.astype(x.dtype), inv_std.astype(x.dtype), scale, shift)
     return out, (p, argmax, x.shape, pool_param, np.asarray(gamma), stats, activation, mode)
 
@@ -397,9 +419,16 @@ def pool_bn_act_backward(dout, cache):
     mean, inv_std, scale, shift = stats
     dout = _require_dout(dout, p.shape, p.dtype, "pool_bn_act_forward")
     ext, C, act = _extension(), p.shape[3], ACTIVATIONS[activation]
-    sum_g, sum_gx = np.zeros(C), np.zeros(C)
-    ext.bn_act_backward_sums_nhwc(dout.reshape(-1, C), p.reshape(-1, C), scale, shift, act, mean,
-                                  sum_g, sum_gx)
+    m = len(p)
+
+    def sums(lo, hi):
+        sum_g, sum_gx = np.zeros(C), np.zeros(C)
+        ext.bn_act_backward_sums_nhwc(dout[lo:hi].reshape(-1, C), p[lo:hi].reshape(-1, C), scale, shift,
+                                      act, mean, sum_g, sum_gx)
+        return sum_g, sum_gx
+
+    parts = _by_image_slices(sums, m, blas_products=False)
+    sum_g, sum_gx = sum(q[0] for q in parts), sum(q[1] for q in parts)
     inv = inv_std.astype(np.float64)
     dbeta, dgamma = sum_g, sum_gx * inv
     A = gamma.astype(np.float64) * inv
@@ -412,10 +441,12 @@ def pool_bn_act_backward(dout, cache):
     A, B, C_ = (v.astype(p.dtype) for v in (A, B, C_))
     dx = np.empty(x_shape, dtype=p.dtype)
     if argmax is None:
-        ext.bn_act_backward_nhwc(dout.reshape(-1, C), p.reshape(-1, C), scale, shift, act, A, B, C_,
-                                 dx.reshape(-1, C))
+        _by_image_slices(lambda lo, hi: ext.bn_act_backward_nhwc(
+            dout[lo:hi].reshape(-1, C), p[lo:hi].reshape(-1, C), scale, shift, act, A, B, C_,
+            dx[lo:hi].reshape(-1, C)), m, blas_products=False)
     else:
         ph, pw, stride = _pool_dx_shape(x_shape, pool_param, p.shape)
-        _routed(ext.bn_act_pool_backward_nhwc(dout, p, argmax, scale, shift, act, A, B, C_, dx,
-                                              ph, pw, stride))
+        _routed(sum(_by_image_slices(lambda lo, hi: ext.bn_act_pool_backward_nhwc(
+            dout[lo:hi], p[lo:hi], argmax[lo:hi], scale, shift, act, A, B, C_, dx[lo:hi], ph, pw, stride),
+            m, blas_products=False)))
     return dx, dgamma.astype(gamma.dtype), dbeta.astype(gamma.dtype)

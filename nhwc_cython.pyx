@@ -18,6 +18,7 @@ Per-channel reductions accumulate in float64.
 """
 from cython cimport floating
 from libc.math cimport tanh, sqrt
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 # Activations after batch norm (fast_nhwc.ACTIVATIONS maps names to these codes).
@@ -137,36 +138,44 @@ def max_pool_stats_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] o
     """
     cdef Py_ssize_t N = out.shape[0], H_out = out.shape[1], W_out = out.shape[2]
     cdef Py_ssize_t C = out.shape[3], PH = pool_height, PW = pool_width, S = stride
-    cdef Py_ssize_t n, i, j, a, b, c
-    cdef unsigned char k
-    cdef floating v, cur
-    cdef floating* o
+    cdef Py_ssize_t W = x.shape[2], n, i, j, a, b, c, step_a = W * C
+    cdef floating v, k
+    cdef bint take
     cdef const floating* src
     cdef unsigned char* arg
+    # Running maxima and their window offsets (as floats: the same width as the values,
+    # so the channel loop vectorises; malloc'd scratch, so no store aliases a load).
+    cdef floating* best = <floating*>malloc(2 * C * sizeof(floating))
+    cdef floating* best_k = best + C
+    if best == NULL:
+        raise MemoryError()
     with nogil:
         for n in range(N):
             for i in range(H_out):
                 for j in range(W_out):
-                    o = &out[n, i, j, 0]
-                    arg = &argmax[n, i, j, 0]
                     src = &x[n, i * S, j * S, 0]
                     for c in range(C):
-                        o[c] = src[c]
-                        arg[c] = 0
+                        best[c] = src[c]
+                        best_k[c] = 0
                     for a in range(PH):
                         for b in range(PW):
                             if a == 0 and b == 0:
                                 continue
-                            k = <unsigned char>(a * PW + b)
                             src = &x[n, i * S + a, j * S + b, 0]
+                            k = a * PW + b
                             for c in range(C):
                                 v = src[c]
-                                cur = o[c]
-                                if v > cur or (v != v and cur == cur):
-                                    o[c] = v
-                                    arg[c] = k
+                                # a NaN wins once, as in np.max / np.argmax; branch-free
+                                take = (v > best[c]) | ((v != v) & (best[c] == best[c]))
+                                best[c] = v if take else best[c]
+                                best_k[c] = k if take else best_k[c]
+                    arg = &argmax[n, i, j, 0]
+                    for c in range(C):
+                        out[n, i, j, c] = best[c]
+                        arg[c] = <unsigned char>best_k[c]
                     if with_stats:
-                        _add_stats(o, &shift[0], &sums[0], &sumsq[0], C)
+                        _add_stats(best, &shift[0], &sums[0], &sumsq[0], C)
+    free(best)
 
 
 def channel_stats_nhwc(const floating[:, ::1] x, double[::1] shift, double[::1] sums,
@@ -275,24 +284,71 @@ def bn_act_pool_backward_nhwc(const floating[:, :, :, ::1] dout, const floating[
     those are skipped).
     """
     cdef Py_ssize_t N = x.shape[0], H_out = x.shape[1], W_out = x.shape[2], C = x.shape[3]
-    cdef Py_ssize_t H = dpool_in.shape[1], W = dpool_in.shape[2]
-    cdef Py_ssize_t PW = pool_width, S = stride, n, i, j, c, k, window = pool_height * pool_width
+    cdef Py_ssize_t n, i, j, c
+    cdef floating* v = <floating*>malloc(C * sizeof(floating))
     cdef Py_ssize_t bad = 0
-    cdef floating v
+    if v == NULL:
+        raise MemoryError()
     with nogil:
-        if N > 0:
-            memset(&dpool_in[0, 0, 0, 0], 0, N * H * W * C * sizeof(floating))
+        _route_start(dpool_in, H_out, W_out, pool_height, pool_width, stride)
         for n in range(N):
             for i in range(H_out):
                 for j in range(W_out):
                     for c in range(C):
-                        k = argmax[n, i, j, c]
-                        if k >= window:
-                            bad += 1
-                            continue
-                        v = _bn_dx(dout[n, i, j, c], x[n, i, j, c], scale[c], shift[c],
-                                   A[c], B[c], Cc[c], act)
-                        dpool_in[n, i * S + k // PW, j * S + k % PW, c] += v
+                        v[c] = _bn_dx(dout[n, i, j, c], x[n, i, j, c], scale[c], shift[c],
+                                      A[c], B[c], Cc[c], act)
+                    bad += _route(v, &argmax[n, i, j, 0], dpool_in, n, i, j, C, pool_height,
+                                  pool_width, stride)
+    free(v)
+    return bad
+
+
+cdef inline bint _tiles(Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t S) noexcept nogil:
+    return PH == S and PW == S
+
+
+cdef void _route_start(floating[:, :, :, ::1] dx, Py_ssize_t H_out, Py_ssize_t W_out,
+                       Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t S) noexcept nogil:
+    """Zero what _route will not overwrite: all of dx unless the windows tile it, else
+    only the rows and columns no window covers (floor mode)."""
+    cdef Py_ssize_t N = dx.shape[0], H = dx.shape[1], W = dx.shape[2], C = dx.shape[3], n, h
+    if N == 0:
+        return
+    if not _tiles(PH, PW, S):
+        memset(&dx[0, 0, 0, 0], 0, N * H * W * C * sizeof(floating))
+        return
+    for n in range(N):
+        for h in range(H):
+            if h >= H_out * S:
+                memset(&dx[n, h, 0, 0], 0, W * C * sizeof(floating))
+            elif W > W_out * S:
+                memset(&dx[n, h, W_out * S, 0], 0, (W - W_out * S) * C * sizeof(floating))
+
+
+cdef Py_ssize_t _route(const floating* v, const unsigned char* arg, floating[:, :, :, ::1] dx,
+                       Py_ssize_t n, Py_ssize_t i, Py_ssize_t j, Py_ssize_t C, Py_ssize_t PH,
+                       Py_ssize_t PW, Py_ssize_t S) noexcept nogil:
+    """Send v (C,) of output pixel (n, i, j) to each channel's argmax in its window of dx;
+    tiling windows write every position (v or 0), others add. Returns the entries of
+    arg outside the window (skipped)."""
+    cdef Py_ssize_t a, b, c, k, bad = 0
+    cdef floating* dst
+    if _tiles(PH, PW, S):
+        for a in range(PH):
+            for b in range(PW):
+                dst = &dx[n, i * S + a, j * S + b, 0]
+                k = a * PW + b
+                for c in range(C):
+                    dst[c] = v[c] if arg[c] == k else 0
+        for c in range(C):
+            bad += arg[c] >= PH * PW
+        return bad
+    for c in range(C):
+        k = arg[c]
+        if k >= PH * PW:
+            bad += 1
+            continue
+        dx[n, i * S + k // PW, j * S + k % PW, c] += v[c]
     return bad
 
 
@@ -304,19 +360,13 @@ def max_pool_backward_nhwc(const floating[:, :, :, ::1] dout,
     Returns the number of argmax entries outside the window (skipped).
     """
     cdef Py_ssize_t N = dout.shape[0], H_out = dout.shape[1], W_out = dout.shape[2]
-    cdef Py_ssize_t C = dout.shape[3], H = dx.shape[1], W = dx.shape[2]
-    cdef Py_ssize_t PW = pool_width, S = stride, n, i, j, c, k, window = pool_height * pool_width
+    cdef Py_ssize_t C = dout.shape[3], n, i, j
     cdef Py_ssize_t bad = 0
     with nogil:
-        if N > 0:
-            memset(&dx[0, 0, 0, 0], 0, N * H * W * C * sizeof(floating))
+        _route_start(dx, H_out, W_out, pool_height, pool_width, stride)
         for n in range(N):
             for i in range(H_out):
                 for j in range(W_out):
-                    for c in range(C):
-                        k = argmax[n, i, j, c]
-                        if k >= window:
-                            bad += 1
-                            continue
-                        dx[n, i * S + k // PW, j * S + k % PW, c] += dout[n, i, j, c]
+                    bad += _route(&dout[n, i, j, 0], &argmax[n, i, j, 0], dx, n, i, j, C,
+                                  pool_height, pool_width, stride)
     return bad

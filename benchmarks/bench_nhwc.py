@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/bench_nhwc.py            (about two minutes on a busy machine)
     BENCH_ROUNDS=5 BENCH_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py
+    BENCH_REUSE_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py   (glibc's malloc defaults)
 
-float32, 2 BLAS threads (threadpoolctl), widths 64/256/256, augmentation off. Prints
+float32, 2 BLAS threads (threadpoolctl), widths 64/256/256, augmentation off, freed memory
+kept for reuse as the training does (best_model.reuse_freed_memory). Prints
 ratios measured in one run, each a median over interleaved rounds (the machine is
 shared: absolute times drift, ratios of neighbours much less):
   0. a float64 check that nhwc_step gives WhitenedConvNet.loss's loss and gradients;
@@ -28,10 +30,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import convnet  # noqa: E402
 from fast_nhwc import (conv_backward_nhwc, conv_forward_nhwc, max_pool_floor_backward_nhwc,  # noqa: E402
                        max_pool_floor_forward_nhwc, pool_bn_act_backward, pool_bn_act_forward)
-from layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss  # noqa: E402
+from best_model import reuse_freed_memory  # noqa: E402
+from layers import affine_backward, affine_forward, relu_forward, softmax_loss  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 MEMORY = os.environ.get("BENCH_MEMORY", "1") != "0"
+REUSE_MEMORY = os.environ.get("BENCH_REUSE_MEMORY", "1") != "0"
 WIDTHS = (64, 256, 256)
 SAME_3x3 = {"stride": 1, "pad": 1}
 WHITEN = {"stride": 1, "pad": 0}
@@ -191,11 +195,13 @@ def peak_memory(step, batch):
 
 
 def main():
+    if REUSE_MEMORY:
+        reuse_freed_memory()
     print(f"float64 check, NHWC vs WhitenedConvNet.loss: max error of loss and grads (relative to each one's largest entry) "
           f"{check_against_nchw():.1e}")
     with threadpool_limits(2):
         print(f"4.4.7 step, widths {WIDTHS}, float32, 2 BLAS threads, median of {ROUNDS} "
-              "interleaved rounds")
+              f"interleaved rounds, freed memory {'kept for reuse' if REUSE_MEMORY else 'returned'}")
         for batch in (256, 512):
             t, split = step_ratio(batch)
             print(f"  batch {batch}: NHWC / NCHW step time {t['nhwc'] / t['nchw']:.2f} "
