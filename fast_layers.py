@@ -351,8 +351,9 @@ def _check_maxima(found, out):
     a cache whose out is not the pool of its x (mixed from two calls) would drop gradients.
     The compiled loop makes the same check."""
     same = (found == out) | (np.isnan(found) & np.isnan(out))
-    require(same.all(), f"cache's out is not the max pool of cache's x: {int((~same).sum())} "
-                        f"window(s) hold no entry equal to their out (a cache from another call?)")
+    require(same.all(), f"cache's out is not the max pool of cache's x: the maximum of "
+                        f"{int((~same).sum())} window(s) is not their out (a cache from another "
+                        f"call?)")
 
 
 def _max_pool_backward_reshape(x, out, dout, ph, pw):

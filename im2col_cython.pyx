@@ -146,6 +146,7 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
     x: (N, C, H, W) pool input; out, dout: (N, C, H_out, W_out) pool output and its
     upstream derivative. The maximum is found again as the first entry equal to
     out, so the forward pass need not store indices. Overlapping windows add up.
+    ValueError when out is not the maximum of some window (out of another x).
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t H_out = out.shape[2], W_out = out.shape[3]
@@ -161,7 +162,7 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
     cdef Py_ssize_t n, c, i, j, a, b, p, q, unmatched = 0
     cdef const floating* plane
     cdef floating* dplane
-    cdef floating m
+    cdef floating m, top
     with nogil:
         for n in range(N):
             for c in range(C):
@@ -173,24 +174,28 @@ def max_pool_backward_cython(const floating[:, :, :, ::1] x, const floating[:, :
                         # Scan backwards with conditional moves (no unpredictable
                         # branches): the last match seen is the first in row-major order.
                         # A NaN maximum matches the window's first NaN, as np.argmax does.
+                        # An entry above m means out is not this window's maximum: a
+                        # cache mixed from two calls.
                         p = -1
+                        top = m
                         if m == m:
                             for a in range(ph - 1, -1, -1):
                                 for b in range(pw - 1, -1, -1):
                                     q = (i * S + a) * W + j * S + b
                                     p = q if plane[q] == m else p
+                                    top = plane[q] if plane[q] > top else top
                         else:
                             for a in range(ph - 1, -1, -1):
                                 for b in range(pw - 1, -1, -1):
                                     q = (i * S + a) * W + j * S + b
                                     p = q if plane[q] != plane[q] else p
-                        if p >= 0:
+                        if p >= 0 and not top > m:
                             dplane[p] += dout[n, c, i, j]
                         else:
                             unmatched += 1
     if unmatched:
-        raise ValueError(f"out is not the max pool of x: {unmatched} window(s) hold no entry "
-                         f"equal to their out (a cache from another call?)")
+        raise ValueError(f"out is not the max pool of x: the maximum of {unmatched} window(s) "
+                         f"is not their out (a cache from another call?)")
     return dx_arr
 
 

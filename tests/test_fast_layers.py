@@ -510,3 +510,14 @@ def test_fast_layers_refuse_arrays_that_are_not_floats(call, path):
 def test_fast_backward_refuses_a_cache_that_is_not_its_tuple(backward, cache):
     with pytest.raises(ValueError, match="cache must be the tuple"):
         backward(np.ones((1, 1, 1, 1)), cache)
+
+
+def test_pool_backward_refuses_an_out_below_the_windows_maximum(path):
+    # Every window holds an entry equal to out (0), but its maximum is larger: the first
+    # entry equal to out is not the maximum, and routing dout there would be wrong.
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = 5.0
+    out = np.zeros((1, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"the maximum of 1 window\(s\) is not their out"):
+        max_pool_backward_fast(np.ones(out.shape), (x, out, {"pool_height": 2, "pool_width": 2,
+                                                              "stride": 2}))
