@@ -143,6 +143,12 @@ def pool_cache_out_of_another_input(tmp):
     fast_layers.max_pool_backward_fast(np.ones_like(out_b), (a, out_b, POOL))
 
 
+def pool_cache_out_below_the_maximum(tmp):
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = 5.0
+    fast_layers.max_pool_backward_fast(np.ones((1, 1, 2, 2)), (x, np.zeros((1, 1, 2, 2)), POOL))
+
+
 def pool_cache_out_of_another_input_numpy_path(tmp):
     saved = fast_layers._ext, fast_layers._warned
     fast_layers._ext, fast_layers._warned = None, True
@@ -402,6 +408,8 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
      r"shape mismatch: dout must have shape \(2, 3\)"),
     (SILENT, "max_pool_backward_fast, out of the same shape from another input",
      pool_cache_out_of_another_input, r"is not the max pool of x"),
+    (SILENT, "max_pool_backward_fast, out equal to an entry below the window's maximum",
+     pool_cache_out_below_the_maximum, r"the maximum of 1 window\(s\) is not their out"),
     (SILENT, "max_pool_backward_fast (NumPy path), out from another input",
      pool_cache_out_of_another_input_numpy_path, r"is not the max pool of cache's x"),
     (OBSCURE, "max_pool_backward_fast, out cast to float32 for float64 x",
