@@ -9,7 +9,9 @@ kept for reuse as the training does (best_model.reuse_freed_memory). Prints
 ratios measured in one run, each a median over interleaved rounds (the machine is
 shared: absolute times drift, ratios of neighbours much less):
   0. a float64 check that nhwc_step gives WhitenedConvNet.loss's loss and gradients;
-  1. the training step (forward + backward) at batch 256 and 512: NHWC / NCHW time;
+  1. the training step (forward + backward) at batch 256 and 512: NHWC / NCHW time, and at
+     batch 256 on one thread (the per-core comparison, which load on the other core
+     disturbs least);
   2. each 3x3 conv's GFLOP/s, forward and backward (dx and dtheta), as a fraction of a
      same-run sgemm of its im2col shape (m*P, 9C) @ (9C, F), interleaved with it;
   3. the NHWC step's split: convs, elementwise passes (pool, BN, activation, ReLU),
@@ -209,6 +211,12 @@ def main():
             total = sum(split.values())
             print("    NHWC split: " + ", ".join(f"{k} {100 * v / total:.0f}%"
                                                  for k, v in sorted(split.items(), key=lambda kv: -kv[1])))
+        with threadpool_limits(1):
+            t, split = step_ratio(256)
+        total = sum(split.values())
+        print(f"  batch 256, one thread: NHWC / NCHW step time {t['nhwc'] / t['nchw']:.2f} "
+              f"(NCHW {t['nchw']:.2f} s, NHWC {t['nhwc']:.2f} s); NHWC split: "
+              + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(split.items(), key=lambda kv: -kv[1])))
         print("3x3 convs at batch 256, fraction of a same-run sgemm of the im2col shape "
               f"(median of {ROUNDS + 2}):")
         for name, fwd, bwd, gemm in conv_fractions(256, ROUNDS + 2):
