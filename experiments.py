@@ -11,12 +11,6 @@ import argparse
 from data_utils import get_CIFAR10_data
 from fc_training import TWO_LAYER, train_two_layer
 
-# Until search.py imports them from their homes (runs, cifar, vis_utils, fc_training):
-from cifar import load_data, standardize, subset  # noqa: F401
-from fc_training import train_fc  # noqa: F401
-from runs import ROOT, pick, shown_path  # noqa: F401
-from vis_utils import print_table  # noqa: F401
-
 
 def two_layer(root=None):
     """Train 4.1.6's two-layer net with TWO_LAYER and print its accuracies; returns the Solver."""

@@ -62,8 +62,12 @@ def load_bn_running_stats(bn_params, buffers):
 # ------------------------------------------------------ convolutional sandwiches
 # Built on the fast layers; compute_dx=False skips the derivative with respect to
 # the input images, which a network's first layer never needs.
-from fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: E402
-                         conv_relu_pool_backward_fast, conv_relu_pool_forward_fast)
+
+def _fast_layers():
+    """fast_layers, imported on first use: the fully connected notebooks import this
+    module and need neither the conv layers nor their compiled loops."""
+    import fast_layers
+    return fast_layers
 
 
 def conv_relu_forward(x, theta, theta0, conv_param):
@@ -72,7 +76,7 @@ def conv_relu_forward(x, theta, theta0, conv_param):
     x: (m, C, H, W); theta: (F, C, HH, WW); theta0: (F,); conv_param: {'stride', 'pad'}.
     Returns (out, cache) with out (m, F, H_out, W_out).
     """
-    a, conv_cache = conv_forward_fast(x, theta, theta0, conv_param)
+    a, conv_cache = _fast_layers().conv_forward_fast(x, theta, theta0, conv_param)
     out, relu_cache = relu_forward(a)
     return out, (conv_cache, relu_cache)
 
@@ -80,7 +84,7 @@ def conv_relu_forward(x, theta, theta0, conv_param):
 def conv_relu_backward(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_forward (dx is None if not compute_dx)."""
     conv_cache, relu_cache = cache_parts(cache, "conv_relu_forward", ("conv_cache", "relu_cache"))
-    return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache, compute_dx)
+    return _fast_layers().conv_backward_fast(relu_backward(dout, relu_cache), conv_cache, compute_dx)
 
 
 def conv_relu_pool_forward(x, theta, theta0, conv_param, pool_param):
@@ -90,10 +94,10 @@ def conv_relu_pool_forward(x, theta, theta0, conv_param, pool_param):
     conv_relu_forward. Returns (out, cache) with out (m, F, H_pool, W_pool).
     The three steps run fused (fast_layers.conv_relu_pool_forward_fast).
     """
-    return conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param)
+    return _fast_layers().conv_relu_pool_forward_fast(x, theta, theta0, conv_param, pool_param)
 
 
 def conv_relu_pool_backward(dout, cache, compute_dx=True):
     """Returns dx, dtheta, dtheta0 of conv_relu_pool_forward (dx is None if not compute_dx)."""
-    return conv_relu_pool_backward_fast(dout, cache, compute_dx)
+    return _fast_layers().conv_relu_pool_backward_fast(dout, cache, compute_dx)
 

@@ -49,10 +49,11 @@ with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywi
     warnings.filterwarnings("ignore", message="IProgress not found")
     import optuna
 
-from best_model import BEST, QUICK_BEST, best_solver, channel_standardize
+from cifar import load_data, standardize, subset
 from data_utils import get_CIFAR10_data
-from experiments import (ROOT, load_data, pick, print_table, shown_path, standardize, subset,
-                         train_fc, train_two_layer)
+from fc_training import train_fc, train_two_layer
+from runs import ROOT, pick, shown_path
+from vis_utils import print_table
 from validate import nonnegative_int, positive_int, require
 
 # A space is {name: (low, high, scale)}, scale 'log' (log-uniform) or 'linear'; a range of
@@ -76,13 +77,22 @@ BUDGETS = {
            "fine": dict(num_train=None, num_epochs=pick(10, 2))},
     # the ablation's runs (best_model.ABLATION_BASE: 3 epochs of 8,000 images, airbench93's
     # widths), with BEST's mirroring and no lookahead, scored on 5,000 held-out images
-    "best": {stage: dict(num_train=None, num_epochs=pick(3, 1), widths=pick((64, 128, 128),
-                                                                           QUICK_BEST["widths"]))
+    # (quick mode: best_model.QUICK_BEST's widths, checked by a test). best_model is imported
+    # only by the 4.4.7 functions below, so that the notebooks searching the fully connected
+    # nets do not depend on the conv net and its compiled loops.
+    "best": {stage: dict(num_train=None, num_epochs=pick(3, 1),
+                         widths=pick((64, 128, 128), (16, 32, 32)))
              for stage in ("coarse", "fine")},
 }
-# The first trial of a new coarse study: the settings the experiment uses today, so the
-# table shows what the search found against them at the same budget.
-START_POINTS = {"best": {name: BEST[name] for name in SPACES["best"]}}
+
+
+def start_point(name):
+    """The first trial of a new coarse study of name (None: none): the settings the
+    experiment uses today, so the table shows what the search found against them."""
+    if name != "best":
+        return None
+    from best_model import BEST
+    return {key: BEST[key] for key in SPACES["best"]}
 # Images the 4.4.7 trials train on and score on: the first 8,000 training images, and the
 # 5,000 after them (never the test images, nor the best model's validation images).
 BEST_SEARCH_SIZES = pick(dict(num_training=8000, num_validation=5000),
@@ -284,7 +294,7 @@ def two_layer_trial(trial, data, space, budget):
 
 
 def fc_trial(trial, data, space, budget):
-    """Objective of the 4.3 search: experiments.train_fc (3 x 1024 with batch norm and
+    """Objective of the 4.3 search: fc_training.train_fc (3 x 1024 with batch norm and
     dropout, Adam, batches of 200, mirrored in alternate epochs) on images divided by the
     pixel standard deviation."""
     settings = suggest(trial, space)
@@ -297,7 +307,8 @@ def best_trial(trial, data, space, budget):
     """Objective of the 4.4.7 search: best_model's recipe (BEST, at the budget's widths and
     epochs) with the trial's learning rate, weight decay and label smoothing; each epoch's
     validation accuracy with the mirror view (check_tta 'flip'), as the recorded trials had it."""
-    settings = dict(pick(BEST, QUICK_BEST), **suggest(trial, space), widths=budget["widths"],
+    from best_model import best_solver, recipe
+    settings = dict(recipe(), **suggest(trial, space), widths=budget["widths"],
                     num_epochs=budget["num_epochs"], check_tta="flip")
     return _timed(trial, lambda: best_solver(subset(data, budget["num_train"]), settings,
                                              verbose=False, after_epoch=reporter(trial)).train())
@@ -311,6 +322,7 @@ def load_standardized(root=None):
 def load_best_search(root=None):
     """BEST_SEARCH_SIZES of the training images, standardized per channel as the best model
     trains; no test images."""
+    from best_model import channel_standardize
     return channel_standardize(get_CIFAR10_data(**BEST_SEARCH_SIZES, num_test=0,
                                                 subtract_mean=False, root=root))
 
@@ -492,8 +504,8 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
         check_space(space)
     storage = check_storage(storage or default_storage())
     study = open_study(name, stage, storage, seed, grace)      # create it once, up front
-    if stage == "coarse" and name in START_POINTS and not study.trials:
-        study.enqueue_trial(START_POINTS[name])
+    if stage == "coarse" and start_point(name) is not None and not study.trials:
+        study.enqueue_trial(start_point(name))
     done = _finished(study)
     print(f"study {study.study_name} in {_shown(storage)}: {done} trials done, {n_trials} asked"
           + (f"; running the rest with {workers} worker(s)" if done < n_trials else ""), flush=True)

@@ -135,19 +135,9 @@ def test_hash_follows_imports_transitively_and_the_cython_source(tmp_path):
 
 # What README says: editing convnet.py, best_model.py or the Cython source reruns
 # ConvolutionalNetworks alone; the fully connected notebooks never import them.
-# Until search.py imports best_model inside its 'best' trial only, and layer_utils stops
-# importing fast_layers (the conv sandwiches) at module level, some pairs still fail:
-# strict xfail, so that the fix shows as XPASS and the mark is removed with it.
-_SEARCH = pytest.mark.xfail(strict=True, reason="search.py imports best_model at module level")
-_LAYER_UTILS = pytest.mark.xfail(strict=True, reason="layer_utils imports fast_layers at module level")
 FAST_NET_FILES = ("convnet.py", "best_model.py", "im2col_cython.pyx")
-CASES = [("ConvolutionalNetworks.ipynb", f, True) for f in FAST_NET_FILES] + [
-    pytest.param("FullyConnectedNets.ipynb", "convnet.py", False, marks=_SEARCH),
-    pytest.param("FullyConnectedNets.ipynb", "best_model.py", False, marks=_SEARCH),
-    pytest.param("FullyConnectedNets.ipynb", "im2col_cython.pyx", False, marks=_LAYER_UTILS),
-    ("Dropout.ipynb", "convnet.py", False),
-    ("Dropout.ipynb", "best_model.py", False),
-    pytest.param("Dropout.ipynb", "im2col_cython.pyx", False, marks=_LAYER_UTILS)]
+CASES = [(notebook, filename, notebook == "ConvolutionalNetworks.ipynb")
+         for notebook in run_notebooks.NOTEBOOKS for filename in FAST_NET_FILES]
 
 
 @pytest.mark.parametrize("notebook, filename, depends", CASES)

@@ -205,7 +205,7 @@ def test_the_recipe_search_starts_from_the_recipes_settings(cifar10, tmp_path):
     (study,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
     trials = optuna.load_study(study_name=study.study_name, storage=f"sqlite:///{db}").trials
     assert study.study_name.startswith("best-coarse-") and len(trials) == 2
-    assert trials[0].params == pytest.approx(search.START_POINTS["best"])
+    assert trials[0].params == pytest.approx(search.start_point("best"))
     assert trials[1].params != trials[0].params
     for t in trials:
         assert t.state == optuna.trial.TrialState.COMPLETE
@@ -550,3 +550,18 @@ def test_a_restart_fails_the_trials_of_its_dead_workers_at_once(monkeypatch, tmp
     assert study.trials[2].params == {"learning_rate": 0.1}            # the retry of trial 0
     assert study.trials[2].system_attrs["failed_trial"] == 0
     assert search.fail_dead_trials(study, grace=60) == [1]             # its worker ended now
+
+
+def test_the_best_budget_trains_the_quick_recipe_widths_in_quick_mode(monkeypatch):
+    """search.py writes the quick widths out (importing best_model there would make the fully
+    connected notebooks depend on the conv net): they must stay QUICK_BEST's."""
+    import importlib
+
+    import best_model
+    monkeypatch.setenv("HW5_QUICK", "1")
+    quick = importlib.reload(search)
+    try:
+        assert quick.BUDGETS["best"]["coarse"]["widths"] == best_model.QUICK_BEST["widths"]
+    finally:
+        monkeypatch.delenv("HW5_QUICK")
+        importlib.reload(search)
