@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_nhwc.py            (about two minutes on a busy machine)
     BENCH_ROUNDS=5 BENCH_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py
     BENCH_REUSE_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py   (glibc's malloc defaults)
+    BENCH_THREADS=1 .venv/bin/python benchmarks/bench_nhwc.py        (everything on one thread)
 
 float32, 2 BLAS threads (threadpoolctl), widths 64/256/256, augmentation off, freed memory
 kept for reuse as the training does (best_model.reuse_freed_memory). Prints
@@ -38,6 +39,7 @@ from layers import affine_backward, affine_forward, relu_forward, softmax_loss  
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 MEMORY = os.environ.get("BENCH_MEMORY", "1") != "0"
 REUSE_MEMORY = os.environ.get("BENCH_REUSE_MEMORY", "1") != "0"
+THREADS = int(os.environ.get("BENCH_THREADS", 2))
 WIDTHS = (64, 256, 256)
 SAME_3x3 = {"stride": 1, "pad": 1}
 WHITEN = {"stride": 1, "pad": 0}
@@ -201,8 +203,8 @@ def main():
         reuse_freed_memory()
     print(f"float64 check, NHWC vs WhitenedConvNet.loss: max error of loss and grads (relative to each one's largest entry) "
           f"{check_against_nchw():.1e}")
-    with threadpool_limits(2):
-        print(f"4.4.7 step, widths {WIDTHS}, float32, 2 BLAS threads, median of {ROUNDS} "
+    with threadpool_limits(THREADS):
+        print(f"4.4.7 step, widths {WIDTHS}, float32, {THREADS} BLAS thread(s), median of {ROUNDS} "
               f"interleaved rounds, freed memory {'kept for reuse' if REUSE_MEMORY else 'returned'}")
         for batch in (256, 512):
             t, split = step_ratio(batch)
