@@ -13,7 +13,8 @@ import im2col_cython
 import layer_utils
 import layers
 import optim
-from gradient_check import eval_numerical_gradient_array, grad_check_sparse
+from gradient_check import (eval_numerical_gradient, eval_numerical_gradient_array,
+                            grad_check_sparse, rel_error)
 from im2col import col2im_indices, im2col_indices
 
 POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -362,6 +363,84 @@ def sparse_check_of_a_gradient_of_another_shape(tmp):
     grad_check_sparse(lambda v: float(np.sum(v)), np.ones((3, 4)), np.ones(4), verbose=False)
 
 
+# ------------------------------------------ cases from the first fault table
+
+def _images(seed=0, shape=(2, 3, 8, 8)):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _fused_pair(x, theta):
+    return fast_layers.conv_relu_pool_forward_fast(x, theta, np.zeros(len(theta)), CONV, POOL)
+
+
+def _unfused(x, theta):
+    conv, _ = fast_layers.conv_forward_fast(x, theta, np.zeros(len(theta)), CONV)
+    return fast_layers.max_pool_forward_fast(layers.relu_forward(conv)[0], POOL)[0]
+
+
+def nan_pixel_in_fused_window(tmp):
+    x, theta = _images(), _images(1, (4, 3, 3, 3))
+    x[0, 1, 3, 4] = np.nan
+    fused, unfused = _fused_pair(x, theta)[0], _unfused(x, theta)
+    same = np.array_equal(np.isnan(fused), np.isnan(unfused))
+    return (f"{int(np.isnan(fused).sum())} NaN outputs, "
+            f"{'the same' if same else 'NOT the same'} as the unfused layers")
+
+
+def nan_weights_in_fused_path(tmp):
+    x, theta = _images(), _images(1, (4, 3, 3, 3))
+    theta[2, 0, 1, 1] = np.nan
+    out, cache = _fused_pair(x, theta)
+    dout = np.ones_like(out)
+    _, dtheta, _ = fast_layers.conv_relu_pool_backward_fast(dout, cache)
+    conv, conv_cache = fast_layers.conv_forward_fast(x, theta, np.zeros(4), CONV)
+    relu, relu_cache = layers.relu_forward(conv)
+    _, pool_cache = fast_layers.max_pool_forward_fast(relu, POOL)
+    d_relu = layers.relu_backward(fast_layers.max_pool_backward_fast(dout, pool_cache), relu_cache)
+    _, dtheta_unfused, _ = fast_layers.conv_backward_fast(d_relu, conv_cache)
+    same = np.array_equal(out, _unfused(x, theta), equal_nan=True) and np.allclose(
+        dtheta, dtheta_unfused, equal_nan=True)
+    return (f"output NaN in {int(np.isnan(out[:, 2]).mean() * 100)}% of filter 2's positions; "
+            f"output and dtheta {'the same' if same else 'NOT the same'} as the unfused layers")
+
+
+def nan_window_in_fast_pool_backward(tmp):
+    x = _images()
+    x[0, 0, 2, 3] = np.nan
+    out, cache = fast_layers.max_pool_forward_fast(x, POOL)
+    fast = fast_layers.max_pool_backward_fast(np.ones_like(out), cache)
+    naive = layers.max_pool_backward_naive(np.ones_like(out),
+                                           layers.max_pool_forward_naive(x, POOL)[1])
+    return (f"gradient routed to the NaN: {fast[0, 0, 2, 3] == 1.0}; "
+            f"same as the naive layer: {np.array_equal(fast, naive)}")
+
+
+def _fused_backward_of(reshape):
+    def trial(tmp):
+        out, cache = _fused_pair(_images(), _images(1, (4, 3, 3, 3)))
+        fast_layers.conv_relu_pool_backward_fast(reshape(np.ones(out.shape)), cache)
+    return trial
+
+
+def conv_backward_int_dout(tmp):
+    out, cache = fast_layers.conv_forward_fast(_images(), _images(1, (4, 3, 3, 3)), np.zeros(4),
+                                               CONV)
+    fast_layers.conv_backward_fast(np.ones(out.shape, dtype=int), cache)
+
+
+def pool_backward_wrong_dout(tmp):
+    out, cache = fast_layers.max_pool_forward_fast(_images(), POOL)
+    fast_layers.max_pool_backward_fast(np.ones(out.shape)[:1], cache)
+
+
+def _call(function, *args):
+    return lambda tmp: function(*args)
+
+
+INTS = np.arange(16).reshape(1, 1, 4, 4)
+THETA = np.ones((1, 1, 3, 3))
+
+
 SILENT, CRASH, OBSCURE = "silent wrong answer", "crash", "obscure error"
 CASES = [  # (class, what is tried, trial, words the outcome must contain)
     (CRASH, "max_pool_backward_fast given out of a 256x256 pool and x of 4x4",
@@ -518,4 +597,51 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
      r"smoothing must be a number in \[0, 1\), got None"),
     (OBSCURE, "grad_check_sparse of a gradient of another shape",
      sparse_check_of_a_gradient_of_another_shape, r"shape mismatch: analytic_grad"),
+    (SILENT, "one NaN pixel in a fused conv-ReLU-pool window", nan_pixel_in_fused_window,
+     "the same as the unfused"),
+    (SILENT, "a NaN weight in the fused conv-ReLU-pool", nan_weights_in_fused_path,
+     "100% of filter 2's positions; output and dtheta the same as the unfused"),
+    (SILENT, "fast max-pool backward of a window holding NaN", nan_window_in_fast_pool_backward,
+     "NaN: True; same as the naive layer: True"),
+    (SILENT, "fused backward, dout larger than the output",
+     _fused_backward_of(lambda d: np.ones((d.shape[0] + 1,) + d.shape[1:])), "shape mismatch"),
+    (SILENT, "fused backward, dout smaller than the output",
+     _fused_backward_of(lambda d: d[:, :, :-1]), "shape mismatch"),
+    (SILENT, "fused backward, dout transposed",
+     _fused_backward_of(lambda d: d.transpose(0, 1, 3, 2)[:, :3]), "shape mismatch"),
+    (SILENT, "fast conv backward, integer dout", conv_backward_int_dout, "float"),
+    (SILENT, "fast max-pool backward, dout of another shape", pool_backward_wrong_dout,
+     "shape mismatch"),
+    (SILENT, "conv_param={'padding': 1}",
+     _call(fast_layers.conv_forward_fast, _images(), _images(1, (4, 3, 3, 3)), np.zeros(4),
+           {"padding": 1}), "'padding'"),
+    (SILENT, "pool_param={'pool_size': 4}",
+     _call(fast_layers.max_pool_forward_fast, _images(), {"pool_size": 4}), "'pool_size'"),
+    (SILENT, "dropout_param={'prob': 0.5, ...}",
+     _call(layers.dropout_forward, _images(), {"prob": 0.5, "mode": "train"}), "'prob'"),
+    (SILENT, "bn_param={'mom': 0.9, ...}",
+     _call(layers.batchnorm_forward, np.ones((4, 3)), np.ones(3), np.zeros(3),
+           {"mode": "train", "mom": 0.9}), "'mom'"),
+    (SILENT, "leaky ReLU of integers", _call(layers.leaky_relu_forward, np.arange(-3, 3)),
+     "x must hold floats"),
+    (SILENT, "dropout of integers",
+     _call(layers.dropout_forward, np.arange(8), {"p": 0.5, "mode": "train"}),
+     "x must hold floats"),
+    (SILENT, "naive conv of integer images",
+     _call(layers.conv_forward_naive, INTS, THETA, np.zeros(1), {"pad": 1}), "x must hold floats"),
+    (SILENT, "fast conv of integer images",
+     _call(fast_layers.conv_forward_fast, INTS, THETA, np.zeros(1), {"pad": 1}),
+     "x must hold floats"),
+    (SILENT, "fast conv with integer weights",
+     _call(fast_layers.conv_forward_fast, _images(), np.ones((4, 3, 3, 3), dtype=int),
+           np.zeros(4), CONV), "theta must hold floats"),
+    (SILENT, "rel_error of shapes (3,) and (1,)", _call(rel_error, np.ones(3), np.ones(1)),
+     "shape"),
+    (SILENT, "eval_numerical_gradient at an integer array",
+     _call(eval_numerical_gradient, lambda v: float(np.sum(v ** 2)), np.arange(3)), "float"),
+    (OBSCURE, "softmax loss of an empty batch",
+     _call(layers.softmax_loss, np.zeros((0, 10)), np.zeros(0, dtype=int)),
+     "at least one example"),
+    (OBSCURE, "SVM loss of an empty batch",
+     _call(layers.svm_loss, np.zeros((0, 3)), np.zeros(0, dtype=int)), "at least one example"),
 ]

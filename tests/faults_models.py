@@ -47,6 +47,17 @@ def _case(kind, what, trial, words):
     return (kind, what, lambda tmp: trial(), words)
 
 
+def _nan_weight_in_training():
+    """A NaN weight set by hand in ThreeLayerConvNet, then a Solver trains it."""
+    from solver import Solver
+    X = np.random.default_rng(3).standard_normal((20, 3, 8, 8))
+    data = {"X_train": X, "y_train": np.arange(20) % 10, "X_val": X[:5], "y_val": np.arange(5)}
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=5,
+                              dtype=np.float64, seed=0)
+    model.params["theta1"][0, 0, 0, 0] = np.nan
+    Solver(model, data, batch_size=10, num_epochs=1, verbose=False, seed=0).train()
+
+
 CASES = [  # (class, what is tried, trial, words the outcome must contain)
     _case("silent wrong answer", "FullyConnectedNet with hidden_dims=[0]",
           lambda: _fc(hidden_dims=[0]), r"hidden_dims must hold positive integers, got \(0,\)"),
@@ -115,4 +126,20 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
           lambda: _whitened(head_scale=INF), "head_scale must be a finite number > 0, got inf"),
     _case("obscure error", "WhitenedConvNet with num_classes=2.5",
           lambda: _whitened(num_classes=2.5), "num_classes must be a positive integer, got 2.5"),
+    _case("silent wrong answer", "FullyConnectedNet(dtype=np.int64)",
+          lambda: FullyConnectedNet([3], input_dim=4, dtype=np.int64), "floating dtype"),
+    _case("silent wrong answer", "TwoLayerNet(dtype=np.int32)",
+          lambda: TwoLayerNet(input_dim=4, dtype=np.int32), "floating dtype"),
+    _case("obscure error", "FullyConnectedNet.loss of an empty batch",
+          lambda: FullyConnectedNet([3], input_dim=4).loss(np.zeros((0, 4))),
+          "at least one example"),
+    _case("silent wrong answer", "FullyConnectedNet.loss of 5 images with 4 labels",
+          lambda: FullyConnectedNet([3], input_dim=4).loss(np.zeros((5, 4)), np.zeros(4, int)),
+          r"y must be \(5,\)"),
+    _case("silent wrong answer", "ThreeLayerConvNet.loss of 2 images with 3 labels",
+          lambda: ThreeLayerConvNet(input_dim=(3, 8, 8), filter_size=3, hidden_dim=4).loss(
+              np.zeros((2, 3, 8, 8)), np.zeros(3, int)), r"y must be \(2,\)"),
+    _case("silent wrong answer", "a NaN weight in ThreeLayerConvNet during training",
+          _nan_weight_in_training,
+          r"loss became nan at iteration 1 .*\['theta1'\] hold NaN or Inf"),
 ]

@@ -432,24 +432,6 @@ def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_pat
     assert sum(s == optuna.trial.TrialState.WAITING for s in states.values()) == 1   # its retry
 
 
-# ------------------------------------------------------- bad inputs and faults
-
-import faults_search  # noqa: E402
-
-
-@pytest.mark.parametrize("kind, what, trial, words", faults_search.CASES,
-                         ids=[case[1] for case in faults_search.CASES])
-def test_every_bad_input_and_fault_of_the_search_gives_what_the_registry_says(
-        tmp_path, kind, what, trial, words):
-    assert kind in ("crash", "lost progress", "code execution", "silent wrong answer",
-                    "obscure error")
-    try:
-        text = trial(tmp_path)
-    except Exception as error:            # the point: which error, and what it says
-        text = f"{type(error).__name__}: {error}"
-    assert re.search(words, text), text
-
-
 def test_search_reads_no_private_part_of_optuna():
     """Issue 19 item 5: only Optuna's public API (no optuna.storages._rdb, study._study_id,
     study._storage), so an Optuna upgrade cannot silently break the dead-trial handling."""
