@@ -25,11 +25,15 @@ Mapping of convnet.WhitenedConvNet's layers (the weights keep the course layout)
                              'pool_width': 3, 'stride': 3}) then .reshape(m, C)
     backward              -> the *_backward functions in reverse order; the first
                              conv_backward_nhwc(..., compute_dx=False).
+benchmarks/bench_nhwc.py's nhwc_step is this chain, written out and checked there
+against WhitenedConvNet.loss (float64: same loss and gradients to 1e-12).
 
 theta0=None means no bias (batch norm follows every conv of the net); dtheta0 is
 still returned. The loops are the compiled nhwc_cython extension (built by
-setup.py); this module needs it. They are serial and release the GIL; BLAS does
-the products on however many threads threadpoolctl allows.
+setup.py); this module needs it. Each loop is serial and releases the GIL: with T
+BLAS threads (threadpoolctl), every layer splits the batch into T slices run at
+once on T Python threads, the convs' products on single-threaded BLAS meanwhile,
+so the process never runs more than T threads.
 """
 import contextlib
 import os

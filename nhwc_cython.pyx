@@ -13,8 +13,8 @@ contiguous run of (count*C) values: im2col is HH memcpys per output pixel.
 
 Every function takes float32 or float64 (the `floating` fused type). Callers
 (fast_nhwc.py) validate shapes, dtypes and contiguity first: bounds checks are
-off here. The loops release the GIL and are serial (BLAS holds the threads).
-Per-channel reductions accumulate in float64.
+off here. The loops are serial and release the GIL, so that fast_nhwc can run
+them on slices of the batch at once. Per-channel reductions accumulate in float64.
 """
 from cython cimport floating
 from libc.math cimport tanh, sqrt
