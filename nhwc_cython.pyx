@@ -139,7 +139,7 @@ def max_pool_stats_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] o
     cdef Py_ssize_t N = out.shape[0], H_out = out.shape[1], W_out = out.shape[2]
     cdef Py_ssize_t C = out.shape[3], PH = pool_height, PW = pool_width, S = stride
     cdef Py_ssize_t W = x.shape[2], n, i, j, a, b, c, step_a = W * C
-    cdef floating v, k
+    cdef floating v, k, bv, bk
     cdef bint take
     cdef const floating* src
     cdef unsigned char* arg
@@ -164,11 +164,11 @@ def max_pool_stats_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] o
                             src = &x[n, i * S + a, j * S + b, 0]
                             k = a * PW + b
                             for c in range(C):
-                                v = src[c]
+                                v, bv, bk = src[c], best[c], best_k[c]
                                 # a NaN wins once, as in np.max / np.argmax; branch-free
-                                take = (v > best[c]) | ((v != v) & (best[c] == best[c]))
-                                best[c] = v if take else best[c]
-                                best_k[c] = k if take else best_k[c]
+                                take = (v > bv) | ((v != v) & (bv == bv))
+                                best[c] = v if take else bv
+                                best_k[c] = k if take else bk
                     arg = &argmax[n, i, j, 0]
                     for c in range(C):
                         out[n, i, j, c] = best[c]
@@ -332,14 +332,17 @@ cdef Py_ssize_t _route(const floating* v, const unsigned char* arg, floating[:, 
     tiling windows write every position (v or 0), others add. Returns the entries of
     arg outside the window (skipped)."""
     cdef Py_ssize_t a, b, c, k, bad = 0
+    cdef unsigned char here, at
+    cdef floating value
     cdef floating* dst
     if _tiles(PH, PW, S):
         for a in range(PH):
             for b in range(PW):
                 dst = &dx[n, i * S + a, j * S + b, 0]
-                k = a * PW + b
-                for c in range(C):
-                    dst[c] = v[c] if arg[c] == k else 0
+                here = <unsigned char>(a * PW + b)
+                for c in range(C):          # locals, so the select vectorises
+                    value, at = v[c], arg[c]
+                    dst[c] = value if at == here else 0
         for c in range(C):
             bad += arg[c] >= PH * PW
         return bad
