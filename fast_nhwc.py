@@ -53,7 +53,7 @@ except (ImportError, ValueError) as error:   # the engine has no pure-NumPy fall
 
 # Bytes of cols per chunk: the chunk's cols and its product stay in L2/L3 between
 # im2col and the GEMM that reads them (benchmarks/bench_nhwc.py measures the choice).
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 MIN_ROWS = 1024
 ACTIVATIONS = {None: 0, "relu": 1, "gelu": 2}
 BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
