@@ -9,7 +9,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import data_utils  # noqa: E402
-from crafted import RunsCode  # noqa: E402
+from conftest import RunsCode  # noqa: E402
 
 PER_BATCH = 3     # images in each tiny batch: 15 training and 3 test images in all
 

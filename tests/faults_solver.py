@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 
 from convnet import WhitenedConvNet, whitening_filters
-from crafted import RunsCode
+from conftest import RunsCode
 from fc_net import FullyConnectedNet
 from solver import Solver, _checkpoint_bytes, _checkpoint_state, _checkpoints
 

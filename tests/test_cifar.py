@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 import pytest
-from fake_data import tiny_data, write_fake_cifar
+from conftest import tiny_data, write_fake_cifar
 
 import cifar
 

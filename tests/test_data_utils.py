@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import data_utils
-from crafted import RunsCode
+from conftest import RunsCode
 
 
 def write_batch(path, n, seed):

@@ -2,7 +2,7 @@
 reading of 4.1.8's grid of overfit runs."""
 import numpy as np
 import pytest
-from fake_data import tiny_data
+from conftest import tiny_data
 
 import fc_training
 from fc_net import FullyConnectedNet

@@ -3,7 +3,7 @@ import json
 import os
 
 import pytest
-from fake_data import tiny_data
+from conftest import tiny_data
 
 import runs
 from fc_net import FullyConnectedNet

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import optim
-from crafted import RunsCode
+from conftest import RunsCode
 from fc_net import FullyConnectedNet
 from solver import Solver, _checkpoints
 
