@@ -97,4 +97,4 @@ bench: build
 	$(PY) benchmarks/bench_conv.py
 
 clean:
-	rm -rf build *.so im2col_cython.c .pytest_cache
+	rm -rf build *.so im2col_cython.c nhwc_cython.c .pytest_cache

@@ -10,6 +10,8 @@ from augment import translate_and_flip
 from layer_utils import bn_running_stats, load_bn_running_stats
 from fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
                          max_pool_floor_backward, max_pool_floor_forward, max_pool_forward_fast)
+from fast_nhwc import (conv_backward_nhwc, conv_forward_nhwc, max_pool_floor_backward_nhwc,
+                       max_pool_floor_forward_nhwc, pool_bn_act_backward, pool_bn_act_forward)
 from layers import (affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss,
                     spatial_batchnorm_backward, spatial_batchnorm_forward)
 from validate import (check_examples, float_dtype, positive_float, positive_int, positive_ints,
@@ -58,6 +60,10 @@ class WhitenedConvNet:
     tta:         test-time views averaged into the scores: 'none', 'flip' (the image
                  and its mirror) or 'flip_translate' (also both shifted by one pixel).
     dirac:       start every conv's first C_in filters as identities (see below).
+    engine:      'nhwc' (default): the layers run channels-last (fast_nhwc: one transpose
+                 of the input, pool + BN + ReLU fused); 'nchw': the course's fast layers,
+                 image by image as the other nets (the reference the engine is tested
+                 and benchmarked against). Both compute the same function.
     seed / rng:  as in FullyConnectedNet (rng: initial weights, then augmentation).
     Parameters: theta1..theta6 (convs, no bias: BN follows), gamma1..6 and beta1..6,
     theta7 (w3, C) and theta7_0. Buffers: the whitening filters and BN statistics.
@@ -68,7 +74,7 @@ class WhitenedConvNet:
 
     def __init__(self, whiten, input_dim=(3, 32, 32), widths=(64, 256, 256), num_classes=10,
                  smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4, augment=True, tta="flip",
-                 dirac=True, flip=True, dtype=np.float32, seed=None, rng=None):
+                 dirac=True, flip=True, engine="nhwc", dtype=np.float32, seed=None, rng=None):
         C, H, W = positive_ints("input_dim", input_dim)
         widths = positive_ints("widths", widths)
         require(len(widths) == 3 and H >= 9 and W >= 9,
@@ -77,6 +83,7 @@ class WhitenedConvNet:
                 and whiten.shape[1:] == (C, 2, 2),
                 f"whiten must be (2K, {C}, 2, 2) filters, got shape {np.shape(whiten)}")
         require(tta in TTA_VIEWS, f"tta must be one of {sorted(TTA_VIEWS)}, got {tta!r}")
+        require(engine in ("nhwc", "nchw"), f"engine must be 'nhwc' or 'nchw', got {engine!r}")
         require(seed is None or rng is None, "give seed or rng, not both")
         positive_int("num_classes", num_classes)
         unit_interval("smoothing", smoothing)
@@ -86,7 +93,7 @@ class WhitenedConvNet:
         self.input_dim, self.widths, self.num_classes = (C, H, W), widths, num_classes
         self.smoothing, self.head_scale, self.bn_momentum = smoothing, head_scale, bn_momentum
         self.augment, self.tta, self.dtype = augment, tta, float_dtype("dtype", dtype)
-        self.dirac, self.flip = bool(dirac), bool(flip)
+        self.dirac, self.flip, self.engine = bool(dirac), bool(flip), engine
         self.rng = np.random.default_rng(seed if seed is not None else rng)
         self.whiten = whiten.astype(self.dtype)
         self.params = {}
@@ -119,8 +126,8 @@ class WhitenedConvNet:
         self.whiten = buffers["whiten"]
         load_bn_running_stats(self.bn_params, buffers)
 
-    def _forward(self, X, mode):
-        """Scores of X and the caches of every layer."""
+    def _forward_nchw(self, X, mode):
+        """Scores of X (m, C, H, W) and the caches of every layer, with the course's fast layers."""
         p, caches = self.params, []
         zeros = {l: np.zeros(p[f"theta{l}"].shape[0], dtype=self.dtype) for l in range(1, 7)}
         h, _ = conv_forward_fast(X, self.whiten, np.zeros(len(self.whiten), self.dtype),
@@ -143,18 +150,8 @@ class WhitenedConvNet:
         caches.append((pool_cache, affine_cache))
         return scores * self.dtype.type(self.head_scale), caches
 
-    def loss(self, X, y=None):
-        """Scores (m, num_classes) when y is None (averaged over the tta views);
-        otherwise (loss, grads) on a training batch (augmented when augment)."""
-        check_examples(X, self.input_dim, y)
-        X = X.astype(self.dtype, copy=False)
-        if y is None:
-            views = TTA_VIEWS[self.tta](X)
-            return sum(w * self._forward(v, "test")[0] for w, v in views)
-        if self.augment:
-            X = translate_and_flip(X, self.rng, flip=self.flip)
-        scores, caches = self._forward(X, "train")
-        loss, dscores = softmax_loss(scores, y, smoothing=self.smoothing)
+    def _backward_nchw(self, dscores, caches):
+        """Gradients of the parameters from dscores, the loss's gradient of the scores."""
         grads = {}
         pool_cache, affine_cache = caches.pop()
         dh, grads["theta7"], grads["theta7_0"] = affine_backward(
@@ -167,7 +164,58 @@ class WhitenedConvNet:
             if pool_cache is not None:
                 dh = max_pool_floor_backward(dh, pool_cache)
             dh, grads[f"theta{l}"], _ = conv_backward_fast(dh, conv_cache, compute_dx=l > 1)
-        return loss, grads
+        return grads
+
+    def _forward_nhwc(self, X, mode):
+        """As _forward_nchw, channels-last: X is transposed once to (m, H, W, C), each
+        block's max pool, batch norm and ReLU run as one fused layer."""
+        p, caches = self.params, []
+        x = np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+        h, _ = conv_forward_nhwc(x, self.whiten, None, {"stride": 1, "pad": 0})
+        h, cache = relu_forward(h)
+        for l in range(1, 7):
+            self.bn_params[l]["mode"] = mode
+            h, conv_cache = conv_forward_nhwc(h, p[f"theta{l}"], None, SAME_3x3)
+            h, bn_cache = pool_bn_act_forward(h, p[f"gamma{l}"], p[f"beta{l}"], self.bn_params[l],
+                                              POOL_PARAM if l % 2 else None)
+            caches.append((conv_cache, bn_cache))
+        h, pool_cache = max_pool_floor_forward_nhwc(h, {"pool_height": h.shape[1], "pool_width":
+                                                        h.shape[2], "stride": max(h.shape[1:3])})
+        scores, affine_cache = affine_forward(h, p["theta7"], p["theta7_0"])
+        caches.append((pool_cache, affine_cache, h.shape))
+        return scores * self.dtype.type(self.head_scale), caches
+
+    def _backward_nhwc(self, dscores, caches):
+        """Gradients of the parameters from dscores, through the channels-last layers."""
+        grads = {}
+        pool_cache, affine_cache, pooled_shape = caches.pop()
+        dh, grads["theta7"], grads["theta7_0"] = affine_backward(
+            dscores * self.dtype.type(self.head_scale), affine_cache)
+        dh = max_pool_floor_backward_nhwc(dh.reshape(pooled_shape), pool_cache)
+        for l in range(6, 0, -1):
+            conv_cache, bn_cache = caches.pop()
+            dh, grads[f"gamma{l}"], grads[f"beta{l}"] = pool_bn_act_backward(dh, bn_cache)
+            dh, grads[f"theta{l}"], _ = conv_backward_nhwc(dh, conv_cache, compute_dx=l > 1)
+        return grads
+
+    def _forward(self, X, mode):
+        """Scores of X and the caches of every layer, on the model's engine."""
+        return (self._forward_nhwc if self.engine == "nhwc" else self._forward_nchw)(X, mode)
+
+    def loss(self, X, y=None):
+        """Scores (m, num_classes) when y is None (averaged over the tta views);
+        otherwise (loss, grads) on a training batch (augmented when augment)."""
+        check_examples(X, self.input_dim, y)
+        X = X.astype(self.dtype, copy=False)
+        if y is None:
+            views = TTA_VIEWS[self.tta](X)
+            return sum(w * self._forward(v, "test")[0] for w, v in views)
+        if self.augment:
+            X = translate_and_flip(X, self.rng, flip=self.flip)
+        scores, caches = self._forward(X, "train")
+        loss, dscores = softmax_loss(scores, y, smoothing=self.smoothing)
+        backward = self._backward_nhwc if self.engine == "nhwc" else self._backward_nchw
+        return loss, backward(dscores, caches)
 
 
 SAME_3x3 = {"stride": 1, "pad": 1}

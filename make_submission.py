@@ -29,7 +29,7 @@ ARTEFACTS = ("writeup.pdf",) + tuple(f"{name}.html" for name in NOTEBOOKS)
 EXCLUDED_DIRS = ("datasets", ".venv", "venv", "build", "checkpoints", "runs", "__pycache__",
                  ".pytest_cache", ".ipynb_checkpoints", "hw5.egg-info")
 EXCLUDED_FILES = ("*.so", "*.pyd", "*.o", "*.pyc", "*.pkl", "*.npz", "*.zip", "*.tar.gz", "*.tmp", "*.lock",
-                  "im2col_cython.c", "data_batch_*", "test_batch", "batches.meta")
+                  "im2col_cython.c", "nhwc_cython.c", "data_batch_*", "test_batch", "batches.meta")
 # Notebooks with their plots run to a few MB; a file over 20 MB is data.
 MAX_FILE_BYTES = 20 << 20
 

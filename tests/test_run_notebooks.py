@@ -135,7 +135,8 @@ def test_hash_follows_imports_transitively_and_the_cython_source(tmp_path):
 
 # What README says: editing convnet.py, best_model.py or the Cython source reruns
 # ConvolutionalNetworks alone; the fully connected notebooks never import them.
-FAST_NET_FILES = ("convnet.py", "best_model.py", "im2col_cython.pyx")
+FAST_NET_FILES = ("convnet.py", "best_model.py", "fast_nhwc.py", "im2col_cython.pyx",
+                  "nhwc_cython.pyx")
 CASES = [(notebook, filename, notebook == "ConvolutionalNetworks.ipynb")
          for notebook in run_notebooks.NOTEBOOKS for filename in FAST_NET_FILES]
 

@@ -36,8 +36,9 @@ def small_net(**kwargs):
     return WhitenedConvNet(whitening_filters(x), **{**settings, **kwargs})
 
 
-def test_gradients_match_centred_differences():
-    net = small_net()
+@pytest.mark.parametrize("engine", ["nhwc", "nchw"])
+def test_gradients_match_centred_differences(engine):
+    net = small_net(engine=engine)
     r = np.random.default_rng(3)
     for name in net.params:      # break the Dirac init's ties and zeros
         net.params[name] = net.params[name] + 0.3 * r.standard_normal(net.params[name].shape)
@@ -51,6 +52,35 @@ def test_gradients_match_centred_differences():
         error = np.linalg.norm(numeric - grads[name]) / (np.linalg.norm(numeric)
                                                           + np.linalg.norm(grads[name]))
         assert error <= 1e-7, (name, error)
+
+
+def perturbed_pair(dtype, seed=4):
+    """The same net on the two engines, its BN scales and shifts moved off their init."""
+    nets = [small_net(engine=engine, dtype=dtype) for engine in ("nchw", "nhwc")]
+    r = np.random.default_rng(seed)
+    for name in nets[0].params:
+        step = (0.3 * r.standard_normal(nets[0].params[name].shape)).astype(dtype)
+        for net in nets:
+            net.params[name] = net.params[name] + step
+    return nets
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+def test_the_two_engines_compute_the_same_loss_gradients_and_statistics(dtype, tol):
+    """tol is relative to each gradient's largest entry: the engines sum in other orders."""
+    nchw, nhwc = perturbed_pair(dtype)
+    X, y = images(m=5, seed=6).astype(dtype), np.array([0, 3, 5, 7, 9])
+    (loss_a, grads_a), (loss_b, grads_b) = nchw.loss(X, y), nhwc.loss(X, y)
+    assert abs(loss_a - loss_b) <= tol * abs(loss_a)
+    for name in grads_a:
+        assert grads_b[name].dtype == dtype and grads_b[name].shape == grads_a[name].shape
+        scale = np.abs(grads_a[name]).max()
+        assert np.abs(grads_a[name] - grads_b[name]).max() <= tol * scale, name
+    for l in nchw.bn_params:
+        for stat in ("running_mean", "running_var"):
+            np.testing.assert_allclose(nhwc.bn_params[l][stat], nchw.bn_params[l][stat],
+                                       rtol=tol, atol=tol)
+    np.testing.assert_allclose(nhwc.loss(X), nchw.loss(X), rtol=tol, atol=tol)
 
 
 def test_initial_loss_is_about_ln_10_and_dtype_is_kept():
@@ -102,6 +132,7 @@ def test_test_time_views_average_the_mirror():
     ({"bn_momentum": -0.1}, "bn_momentum"),
     ({"dtype": np.int32}, "dtype"),
     ({"widths": (4, 0, 6)}, "widths"),
+    ({"engine": "gpu"}, "engine must be 'nhwc' or 'nchw'"),
 ])
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
