@@ -12,7 +12,8 @@ import numpy as np
 from convnet import WhitenedConvNet, whitening_filters
 from conftest import RunsCode
 from fc_net import FullyConnectedNet
-from solver import Solver, _checkpoint_bytes, _checkpoint_state, _checkpoints
+from checkpoints import epoch_files, state_bytes, state_from_bytes
+from solver import Solver
 
 
 def toy_data(n=40, seed=0):
@@ -48,9 +49,9 @@ def forge(path, change):
     """Rewrite the checkpoint at path with change(state) applied, and a matching SHA-256:
     a file that passes every byte-level check but holds a state of the change's making."""
     with open(path, "rb") as f:
-        state = _checkpoint_state(f.read())
+        state = state_from_bytes(f.read())
     change(state)
-    payload = _checkpoint_bytes(state)
+    payload = state_bytes(state)
     with open(path, "wb") as f:
         f.write(payload)
     with open(path + ".sha256", "w") as f:
@@ -105,7 +106,7 @@ def newest_checkpoints_corrupted(tmp):
             f.write(b"\xff" * 8)
     kept = []
     again = toy_solver(tmp, keep_last=2, after_epoch=lambda s: kept.append(
-        [e for e, _ in _checkpoints(s.checkpoint_prefix)]))
+        [e for e, _ in epoch_files(s.checkpoint_prefix)]))
     resumed = again.resume()
     again.train()
     aside = len(glob.glob(os.path.join(tmp, "*.broken")))
@@ -118,7 +119,7 @@ def foreign_higher_epoch_file(tmp):
     with open(checkpoint(run, 7), "wb") as f:
         f.write(b"not a checkpoint")
     run.train()
-    kept = [e for e, _ in _checkpoints(run.checkpoint_prefix)]
+    kept = [e for e, _ in epoch_files(run.checkpoint_prefix)]
     return f"training without resume() kept the checkpoints of epochs {kept}"
 
 

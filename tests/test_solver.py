@@ -8,7 +8,8 @@ import pytest
 import optim
 from conftest import RunsCode
 from fc_net import FullyConnectedNet
-from solver import Solver, _checkpoints
+from checkpoints import epoch_files
+from solver import Solver
 
 
 def toy_data(n_train=103, n_val=20, seed=0):
@@ -140,7 +141,7 @@ def test_resume_restores_the_dropout_generator_to_the_same_bits(tmp_path):
 
 
 def ckpt_files(solver):
-    return [path for _, path in _checkpoints(solver.checkpoint_prefix)]
+    return [path for _, path in epoch_files(solver.checkpoint_prefix)]
 
 
 def newest_checkpoint(solver):
@@ -265,15 +266,15 @@ def test_a_corrupted_latest_checkpoint_is_named_set_aside_and_resume_falls_back(
 
 
 def test_checkpoints_are_written_through_unique_synced_temporary_files(tmp_path, monkeypatch):
-    import solver as solver_module
+    import checkpoints
     names = []
-    real = solver_module.tempfile.mkstemp
+    real = checkpoints.tempfile.mkstemp
 
     def spy(**kwargs):
         fd, name = real(**kwargs)
         names.append(name)
         return fd, name
-    monkeypatch.setattr(solver_module.tempfile, "mkstemp", spy)
+    monkeypatch.setattr(checkpoints.tempfile, "mkstemp", spy)
     make_solver(num_epochs=2, checkpoint_name=str(tmp_path / "u")).train()
     assert len(names) == len(set(names)) == 4                # two checkpoints, two hashes
     assert not any(p.endswith(".tmp") for p in os.listdir(tmp_path))
@@ -354,18 +355,18 @@ def test_checkpoints_load_without_pickle_so_a_crafted_one_cannot_run_code(tmp_pa
 
 
 def test_state_of_every_kind_round_trips_with_its_types():
-    from solver import _checkpoint_bytes, _checkpoint_state
+    from checkpoints import state_bytes, state_from_bytes
     state = {"f32": np.float32(0.1), "i": 3, "big": 2 ** 100, "nan": float("nan"),
              "tuple": ("MT19937", np.arange(3, dtype=np.uint32), 2), "list": [1.5, None],
              "keys": {("param", "w"): np.ones(2, np.float32), 1: "one"}, "__odd": True}
-    back = _checkpoint_state(_checkpoint_bytes(state))
+    back = state_from_bytes(state_bytes(state))
     assert type(back["f32"]) is np.float32 and back["f32"] == np.float32(0.1)
     assert back["big"] == 2 ** 100 and np.isnan(back["nan"]) and back["list"] == [1.5, None]
     assert back["tuple"][0] == "MT19937" and back["tuple"][1].dtype == np.uint32
     assert isinstance(back["tuple"], tuple) and back["keys"][1] == "one" and back["__odd"]
     assert back["keys"][("param", "w")].dtype == np.float32
     with pytest.raises(TypeError, match=r"state\['bad'\] is a object"):
-        _checkpoint_bytes({"bad": object()})
+        state_bytes({"bad": object()})
 
 
 def test_an_old_pickle_checkpoint_is_refused_with_advice_to_retrain(tmp_path):
@@ -419,7 +420,7 @@ def test_resume_sets_aside_broken_newest_files_and_pruning_keeps_the_new_progres
     assert "epoch_3.npz" in err and "epoch_2.npz" in err and "starting from scratch" in err
     epochs_after_each = []
     again.settings["after_epoch"] = lambda s: epochs_after_each.append(
-        [e for e, _ in _checkpoints(s.checkpoint_prefix)])
+        [e for e, _ in epoch_files(s.checkpoint_prefix)])
     again.train()
     assert epochs_after_each == [[1], [1, 2], [2, 3]]          # the new epoch is never deleted
     assert len(glob.glob(str(tmp_path / "*.broken"))) == 4
@@ -433,7 +434,7 @@ def test_pruning_deletes_only_older_epochs_of_this_run(tmp_path):
         with open(path, "wb") as f:
             f.write(b"junk")
     solver.train()
-    assert [e for e, _ in _checkpoints(solver.checkpoint_prefix)] == [3, 9]
+    assert [e for e, _ in epoch_files(solver.checkpoint_prefix)] == [3, 9]
     assert all(os.path.exists(p) for p in foreign)
 
 
