@@ -60,3 +60,20 @@ def tiny_data(m=60, d=(3, 4, 4), seed=0):
     X, y = rng.standard_normal((m, *d)).astype(np.float32), rng.integers(10, size=m)
     return {"X_train": X, "y_train": y, "X_val": X[:20], "y_val": y[:20],
             "X_test": X[:20], "y_test": y[:20]}
+
+
+def killed_and_resumed(make_solver):
+    """make_solver(name, after_epoch=None) -> a Solver checkpointing under name. Trains run
+    'b' until a kill (KeyboardInterrupt) right after its first epoch, then a fresh Solver of
+    'b' resumes it and trains to the end; returns that resumed Solver."""
+    def killed_after_one_epoch(solver):
+        raise KeyboardInterrupt
+    try:
+        make_solver("b", killed_after_one_epoch).train()
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the kill after the first epoch did not stop training")
+    resumed = make_solver("b")
+    assert resumed.resume() == 1
+    return resumed.train()

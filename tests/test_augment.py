@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from augment import AlternatingFlips, mirrored_training_set, translate_and_flip
+from conftest import killed_and_resumed
 
 rng = np.random.default_rng(0)
 
@@ -78,11 +79,4 @@ def test_flips_as_before_epoch_resume_a_solver_to_the_same_bits(tmp_path):
                       after_epoch=after_epoch, checkpoint_name=str(tmp_path / name))
     straight = solver("a", lambda s: seen.append(s.X_train[0].copy())).train()
     assert np.array_equal(seen[0], seen[1][..., ::-1]) and np.array_equal(seen[0], seen[2])
-
-    def killed_after_one_epoch(s):
-        raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        solver("b", killed_after_one_epoch).train()
-    resumed = solver("b")
-    assert resumed.resume() == 1
-    assert resumed.train().loss_history == straight.loss_history
+    assert killed_and_resumed(solver).loss_history == straight.loss_history

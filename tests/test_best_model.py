@@ -7,6 +7,7 @@ import pytest
 
 import best_model
 from augment import AlternatingFlips
+from conftest import killed_and_resumed
 from convnet import WhitenedConvNet, whitening_filters
 
 
@@ -60,15 +61,7 @@ def test_alternating_flips_resume_to_the_same_bits_and_leave_the_data_alone(tmp_
     straight = solver("a").train()
     assert not straight.model.flip
     assert isinstance(straight.settings["before_epoch"], AlternatingFlips)
-
-    def killed_after_one_epoch(s):
-        raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        solver("b", killed_after_one_epoch).train()
-    resumed = solver("b")
-    assert resumed.resume() == 1
-    resumed.train()
-    assert resumed.loss_history == straight.loss_history
+    assert killed_and_resumed(solver).loss_history == straight.loss_history
     np.testing.assert_array_equal(data["X_train"], given)
     random = best_model.best_solver(data, dict(settings, alternate_flips=False), verbose=False)
     assert random.model.flip and random.settings["before_epoch"] is None
