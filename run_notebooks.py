@@ -219,8 +219,39 @@ def export_html(nb_path):
     return html_path
 
 
+def last_run_seconds(path):
+    """Seconds the execution saved at path took (None: never run, or no record)."""
+    if not os.path.exists(path):
+        return None
+    return nbformat.read(path, as_version=4).metadata.get(METADATA_KEY, {}).get("wall_time_s")
+
+
+def plan(names, quick, out_dir, force, root=ROOT):
+    """The lines that say, before anything runs, which notebooks will execute and about how
+    long they took last time; resumable work (runs/, checkpoints/) shortens them."""
+    stale = [name for name in names if force or not is_current(
+        os.path.join(out_dir, os.path.basename(name)),
+        nbformat.read(os.path.join(root, name), as_version=4), quick, root)]
+    if not stale:
+        return ["=== every notebook is current: nothing to run (--force reruns them)"]
+    lines = [f"=== {len(stale)} of {len(names)} notebook(s) will run "
+             f"({'quick' if quick else 'full'} mode), one after the other:"]
+    for name in stale:
+        seconds = last_run_seconds(os.path.join(out_dir, os.path.basename(name)))
+        took = "never run here" if seconds is None else f"its last run took {seconds / 60:.0f} min"
+        lines.append(f"===   {name}: {took}")
+    if not quick:
+        kept = [d for d in ("runs", "checkpoints") if os.path.isdir(os.path.join(root, d))]
+        lines.append("===   searches and trainings resume from what " + " and ".join(
+                     f"{d}/" for d in kept) + " hold"
+                     if kept else "===   no runs/ or checkpoints/ here: every search and "
+                     "training runs from the start, an hour or more in all")
+    return lines
+
+
 def run(names=NOTEBOOKS, quick=None, out_dir=None, force=False, root=ROOT, timeout=CELL_TIMEOUT):
-    """Execute and export each notebook unless its saved outputs are current.
+    """Execute and export each notebook unless its saved outputs are current, after printing
+    which will run (plan).
 
     Returns {name: seconds spent executing, or None when skipped}.
     """
@@ -229,6 +260,7 @@ def run(names=NOTEBOOKS, quick=None, out_dir=None, force=False, root=ROOT, timeo
     if quick and os.path.abspath(out_dir) == os.path.abspath(root):
         raise ValueError("quick mode must not write over the committed notebooks; "
                          "give another --out-dir")
+    print("\n".join(plan(names, quick, out_dir, force, root)), flush=True)
     times = {}
     for name in names:
         source = os.path.join(root, name)

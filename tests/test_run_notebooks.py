@@ -63,10 +63,13 @@ def test_runs_saves_exports_then_skips_until_forced(project, capsys, monkeypatch
     out = project / "out"
     times = run_notebooks.run(["Tiny.ipynb"], quick=True, out_dir=str(out), root=str(project))
     assert times["Tiny.ipynb"] > 0
+    said = capsys.readouterr().out
+    assert said.index("1 of 1 notebook(s) will run") < said.index("Tiny.ipynb: executing")
+    assert "Tiny.ipynb: never run here" in said
     text = outputs(out / "Tiny.ipynb")
     assert f"1 1\n{sys.executable}\n" in text          # quick flag, one BLAS thread, this Python
     assert "value 42" in text                            # cwd is the project root
-    assert "value 42" in capsys.readouterr().out          # outputs are echoed while running
+    assert "value 42" in said                             # outputs are echoed while running
     meta = nbformat.read(str(out / "Tiny.ipynb"), as_version=4).metadata["hw5"]
     assert meta["complete"] is True and meta["quick"] is True
     assert (out / "Tiny.html").read_text().count("value 42") >= 1
@@ -74,7 +77,11 @@ def test_runs_saves_exports_then_skips_until_forced(project, capsys, monkeypatch
 
     assert run_notebooks.run(["Tiny.ipynb"], quick=True, out_dir=str(out),
                              root=str(project)) == {"Tiny.ipynb": None}
-    assert "skipped" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "skipped" in said and "every notebook is current" in said
+    plan = run_notebooks.plan(["Tiny.ipynb"], quick=True, out_dir=str(out), force=True,
+                              root=str(project))
+    assert "Tiny.ipynb: its last run took 0 min" in "\n".join(plan)
     # Another mode, or --force, runs it again.
     assert not run_notebooks.is_current(str(out / "Tiny.ipynb"),
                                         nbformat.read(str(project / "Tiny.ipynb"), as_version=4),
