@@ -413,3 +413,244 @@ def max_pool_backward_nhwc(const floating[:, :, :, ::1] dout,
                     bad += _route(&dout[n, i, j, 0], &argmax[n, i, j, 0], dx, n, i, j, C,
                                   pool_height, pool_width, stride)
     return bad
+
+
+# ------------------------------------------------- Winograd F(4x4, 3x3) transforms
+#
+# Tiles: image n is cut into th x tw = ceil(H/4) x ceil(W/4) output tiles of 4x4; tile
+# t = (n*th + ti)*tw + tj reads the 6x6 input patch at rows 4*ti - 1 .. 4*ti + 4 and
+# columns 4*tj - 1 .. 4*tj + 4 (the pad-1 border and whatever lies past H, W read as
+# zeros). Transform points p = 6*i + j, i, j < 6; V, M are (36, T, C): point-major, so
+# each point's (T, C) slice is one GEMM operand, and a tile's point is a contiguous row.
+#
+#   V = B^T d B,  out = A^T M A (cropped to H, W),  with
+#   B^T = [[4, 0,-5, 0, 1, 0], [0,-4,-4, 1, 1, 0], [0, 4,-4,-1, 1, 0],
+#          [0,-2,-1, 2, 1, 0], [0, 2,-1,-2, 1, 0], [0, 4, 0,-5, 0, 1]]
+#   A^T = [[1, 1, 1, 1, 1, 0], [0, 1,-1, 2,-2, 0], [0, 1, 1, 4, 4, 0], [0, 1,-1, 8,-8, 1]]
+# Each 2-d transform is two passes of a 1-d one over C-long rows (a 6x6xC scratch stays
+# in L1/L2); the 1-d transforms are written out so that gcc vectorises them over c.
+# The adjoints (backward) apply B and A instead of B^T and A^T, in reverse order.
+
+cdef extern from "winograd_kernels.h" nogil:
+    void bt6_f(const float*, const float*, const float*, const float*, const float*, const float*,
+               float*, float*, float*, float*, float*, float*, Py_ssize_t)
+    void bt6_d(const double*, const double*, const double*, const double*, const double*, const double*,
+               double*, double*, double*, double*, double*, double*, Py_ssize_t)
+    void b6_f(const float*, const float*, const float*, const float*, const float*, const float*,
+              float*, float*, float*, float*, float*, float*, Py_ssize_t, int)
+    void b6_d(const double*, const double*, const double*, const double*, const double*, const double*,
+              double*, double*, double*, double*, double*, double*, Py_ssize_t, int)
+    void at6_f(const float*, const float*, const float*, const float*, const float*, const float*,
+               float*, float*, float*, float*, Py_ssize_t)
+    void at6_d(const double*, const double*, const double*, const double*, const double*, const double*,
+               double*, double*, double*, double*, Py_ssize_t)
+    void a4_f(const float*, const float*, const float*, const float*,
+              float*, float*, float*, float*, float*, float*, Py_ssize_t)
+    void a4_d(const double*, const double*, const double*, const double*,
+              double*, double*, double*, double*, double*, double*, Py_ssize_t)
+
+
+# The 1-d transforms (winograd_kernels.h), dispatched on the fused type.
+
+cdef inline void _bt6(const floating* d0, const floating* d1, const floating* d2,
+                      const floating* d3, const floating* d4, const floating* d5,
+                      floating* o0, floating* o1, floating* o2, floating* o3,
+                      floating* o4, floating* o5, Py_ssize_t n) noexcept nogil:
+    """o = B^T d, elementwise over n values: six C-rows in, six out."""
+    if floating is float:
+        bt6_f(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5, n)
+    else:
+        bt6_d(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5, n)
+
+
+cdef inline void _b6_add(const floating* v0, const floating* v1, const floating* v2,
+                         const floating* v3, const floating* v4, const floating* v5,
+                         floating* o0, floating* o1, floating* o2, floating* o3,
+                         floating* o4, floating* o5, Py_ssize_t n, bint add) noexcept nogil:
+    """o (+)= B v (the adjoint of _bt6): accumulate when add, else overwrite."""
+    if floating is float:
+        b6_f(v0, v1, v2, v3, v4, v5, o0, o1, o2, o3, o4, o5, n, add)
+    else:
+        b6_d(v0, v1, v2, v3, v4, v5, o0, o1, o2, o3, o4, o5, n, add)
+
+
+cdef inline void _at6(const floating* m0, const floating* m1, const floating* m2,
+                      const floating* m3, const floating* m4, const floating* m5,
+                      floating* o0, floating* o1, floating* o2, floating* o3,
+                      Py_ssize_t n) noexcept nogil:
+    """o = A^T m: six C-rows in, four out."""
+    if floating is float:
+        at6_f(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3, n)
+    else:
+        at6_d(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3, n)
+
+
+cdef inline void _a4(const floating* y0, const floating* y1, const floating* y2,
+                     const floating* y3, floating* o0, floating* o1, floating* o2,
+                     floating* o3, floating* o4, floating* o5, Py_ssize_t n) noexcept nogil:
+    """o = A y (the adjoint of _at6): four C-rows in, six out."""
+    if floating is float:
+        a4_f(y0, y1, y2, y3, o0, o1, o2, o3, o4, o5, n)
+    else:
+        a4_d(y0, y1, y2, y3, o0, o1, o2, o3, o4, o5, n)
+
+
+cdef inline Py_ssize_t _wino_tiles(Py_ssize_t size) noexcept nogil:
+    return (size + 3) // 4
+
+
+def winograd_input_nhwc(const floating[:, :, :, ::1] x, floating[:, :, ::1] V):
+    """V (36, T, C) = B^T d B for every 6x6 patch d of x (N, H, W, C), T = N*th*tw."""
+    cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
+    cdef Py_ssize_t T = V.shape[1], th = _wino_tiles(H), tw = _wino_tiles(W)
+    cdef Py_ssize_t n, ti, tj, a, b, i, h, w, t = 0
+    cdef const floating* p[36]
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef floating* vp = &V[0, 0, 0]
+    cdef floating* s = <floating*> malloc(36 * C * sizeof(floating))   # B^T d, 6x6 rows of C
+    cdef floating* zero = <floating*> malloc(C * sizeof(floating))
+    if s == NULL or zero == NULL:
+        free(s); free(zero)
+        raise MemoryError()
+    cdef Py_ssize_t TC = T * C
+    with nogil:
+        memset(zero, 0, C * sizeof(floating))
+        for n in range(N):
+            for ti in range(th):
+                for tj in range(tw):
+                    for a in range(6):
+                        h = 4 * ti - 1 + a
+                        for b in range(6):
+                            w = 4 * tj - 1 + b
+                            p[6 * a + b] = (xp + ((n * H + h) * W + w) * C
+                                            if 0 <= h < H and 0 <= w < W else zero)
+                    for b in range(6):                # columns: s[i, b] = sum_a B^T[i, a] d[a, b]
+                        _bt6(p[b], p[6 + b], p[12 + b], p[18 + b], p[24 + b], p[30 + b],
+                             s + b * C, s + (6 + b) * C, s + (12 + b) * C, s + (18 + b) * C,
+                             s + (24 + b) * C, s + (30 + b) * C, C)
+                    for i in range(6):                # rows: V[6i + j] = sum_b s[i, b] B^T[j, b]
+                        _bt6(s + 6 * i * C, s + (6 * i + 1) * C, s + (6 * i + 2) * C,
+                             s + (6 * i + 3) * C, s + (6 * i + 4) * C, s + (6 * i + 5) * C,
+                             vp + 6 * i * TC + t * C, vp + (6 * i + 1) * TC + t * C,
+                             vp + (6 * i + 2) * TC + t * C, vp + (6 * i + 3) * TC + t * C,
+                             vp + (6 * i + 4) * TC + t * C, vp + (6 * i + 5) * TC + t * C, C)
+                    t += 1
+    free(s)
+    free(zero)
+
+
+def winograd_input_adjoint_nhwc(const floating[:, :, ::1] dV, floating[:, :, :, ::1] dx):
+    """dx (N, H, W, C) = sum over tiles of B dV B^T scattered onto its patch (overlapping
+    patches add up; the border and the part past H, W are dropped). dx is overwritten."""
+    cdef Py_ssize_t N = dx.shape[0], H = dx.shape[1], W = dx.shape[2], C = dx.shape[3]
+    cdef Py_ssize_t T = dV.shape[1], th = _wino_tiles(H), tw = _wino_tiles(W)
+    cdef Py_ssize_t n, ti, tj, a, b, i, h, w, t = 0
+    cdef floating* q[6]
+    cdef const floating* vp = &dV[0, 0, 0]
+    cdef floating* xp = &dx[0, 0, 0, 0]
+    cdef floating* s = <floating*> malloc(36 * C * sizeof(floating))   # dV B^T, 6x6 rows of C
+    cdef floating* sink = <floating*> malloc(6 * C * sizeof(floating))  # writes that fall outside
+    if s == NULL or sink == NULL:
+        free(s); free(sink)
+        raise MemoryError()
+    cdef Py_ssize_t TC = T * C
+    with nogil:
+        memset(xp, 0, N * H * W * C * sizeof(floating))
+        for n in range(N):
+            for ti in range(th):
+                for tj in range(tw):
+                    for i in range(6):                # rows: s[i, b] = sum_j dV[6i + j] B^T[j, b]
+                        _b6_add(vp + 6 * i * TC + t * C, vp + (6 * i + 1) * TC + t * C,
+                                vp + (6 * i + 2) * TC + t * C, vp + (6 * i + 3) * TC + t * C,
+                                vp + (6 * i + 4) * TC + t * C, vp + (6 * i + 5) * TC + t * C,
+                                s + 6 * i * C, s + (6 * i + 1) * C, s + (6 * i + 2) * C,
+                                s + (6 * i + 3) * C, s + (6 * i + 4) * C, s + (6 * i + 5) * C, C, False)
+                    for b in range(6):                # columns: dx[a, b] += sum_i B^T[i, a] s[i, b]
+                        w = 4 * tj - 1 + b
+                        for a in range(6):
+                            h = 4 * ti - 1 + a
+                            q[a] = (xp + ((n * H + h) * W + w) * C
+                                    if 0 <= h < H and 0 <= w < W else sink + a * C)
+                        _b6_add(s + b * C, s + (6 + b) * C, s + (12 + b) * C, s + (18 + b) * C,
+                                s + (24 + b) * C, s + (30 + b) * C,
+                                q[0], q[1], q[2], q[3], q[4], q[5], C, True)
+                    t += 1
+    free(s)
+    free(sink)
+
+
+def winograd_output_nhwc(const floating[:, :, ::1] M, floating[:, :, :, ::1] out):
+    """out (N, H, W, K) = A^T M A of every tile, cropped to H, W (M: (36, T, K))."""
+    cdef Py_ssize_t N = out.shape[0], H = out.shape[1], W = out.shape[2], K = out.shape[3]
+    cdef Py_ssize_t T = M.shape[1], th = _wino_tiles(H), tw = _wino_tiles(W)
+    cdef Py_ssize_t n, ti, tj, j, r, h, w, k, t = 0
+    cdef floating* q[4]
+    cdef const floating* mp = &M[0, 0, 0]
+    cdef floating* op = &out[0, 0, 0, 0]
+    cdef floating* s = <floating*> malloc(24 * K * sizeof(floating))   # A^T M, 4x6 rows of K
+    cdef floating* sink = <floating*> malloc(4 * K * sizeof(floating))
+    if s == NULL or sink == NULL:
+        free(s); free(sink)
+        raise MemoryError()
+    cdef Py_ssize_t TK = T * K
+    with nogil:
+        for n in range(N):
+            for ti in range(th):
+                for tj in range(tw):
+                    for j in range(6):                # columns: s[r, j] = sum_i A^T[r, i] M[6i + j]
+                        _at6(mp + j * TK + t * K, mp + (6 + j) * TK + t * K,
+                             mp + (12 + j) * TK + t * K, mp + (18 + j) * TK + t * K,
+                             mp + (24 + j) * TK + t * K, mp + (30 + j) * TK + t * K,
+                             s + j * K, s + (6 + j) * K, s + (12 + j) * K, s + (18 + j) * K, K)
+                    for r in range(4):                # rows: out[r, c] = sum_j s[r, j] A^T[c, j]
+                        h = 4 * ti + r
+                        if h >= H:
+                            break
+                        for k in range(4):
+                            w = 4 * tj + k
+                            q[k] = op + ((n * H + h) * W + w) * K if w < W else sink + k * K
+                        _at6(s + 6 * r * K, s + (6 * r + 1) * K, s + (6 * r + 2) * K,
+                             s + (6 * r + 3) * K, s + (6 * r + 4) * K, s + (6 * r + 5) * K,
+                             q[0], q[1], q[2], q[3], K)
+                    t += 1
+    free(s)
+    free(sink)
+
+
+def winograd_output_adjoint_nhwc(const floating[:, :, :, ::1] dout, floating[:, :, ::1] dM):
+    """dM (36, T, K) = A dY A^T of every tile, dY its 4x4 patch of dout (N, H, W, K), zero
+    past H, W (the adjoint of winograd_output_nhwc's crop)."""
+    cdef Py_ssize_t N = dout.shape[0], H = dout.shape[1], W = dout.shape[2], K = dout.shape[3]
+    cdef Py_ssize_t T = dM.shape[1], th = _wino_tiles(H), tw = _wino_tiles(W)
+    cdef Py_ssize_t n, ti, tj, j, r, k, h, w, t = 0
+    cdef const floating* p[16]
+    cdef const floating* yp = &dout[0, 0, 0, 0]
+    cdef floating* mp = &dM[0, 0, 0]
+    cdef floating* s = <floating*> malloc(24 * K * sizeof(floating))   # dY A^T, 4x6 rows of K
+    cdef floating* zero = <floating*> malloc(K * sizeof(floating))
+    if s == NULL or zero == NULL:
+        free(s); free(zero)
+        raise MemoryError()
+    cdef Py_ssize_t TK = T * K
+    with nogil:
+        memset(zero, 0, K * sizeof(floating))
+        for n in range(N):
+            for ti in range(th):
+                for tj in range(tw):
+                    for r in range(4):
+                        h = 4 * ti + r
+                        for k in range(4):
+                            w = 4 * tj + k
+                            p[4 * r + k] = yp + ((n * H + h) * W + w) * K if h < H and w < W else zero
+                    for r in range(4):                # rows: s[r, j] = sum_c dY[r, c] A^T[c, j]
+                        _a4(p[4 * r], p[4 * r + 1], p[4 * r + 2], p[4 * r + 3],
+                            s + 6 * r * K, s + (6 * r + 1) * K, s + (6 * r + 2) * K,
+                            s + (6 * r + 3) * K, s + (6 * r + 4) * K, s + (6 * r + 5) * K, K)
+                    for j in range(6):                # columns: dM[6i + j] = sum_r A^T[r, i] s[r, j]
+                        _a4(s + j * K, s + (6 + j) * K, s + (12 + j) * K, s + (18 + j) * K,
+                            mp + j * TK + t * K, mp + (6 + j) * TK + t * K,
+                            mp + (12 + j) * TK + t * K, mp + (18 + j) * TK + t * K,
+                            mp + (24 + j) * TK + t * K, mp + (30 + j) * TK + t * K, K)
+                    t += 1
+    free(s)
+    free(zero)

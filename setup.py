@@ -17,7 +17,8 @@ extensions = [
     Extension(
         name,
         [name + ".pyx"],
-        include_dirs=[np.get_include()],
+        depends=["winograd_kernels.h"] if name == "nhwc_cython" else [],
+        include_dirs=[np.get_include(), "."],      # winograd_kernels.h
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=[] if os.name == "nt" else ["-O3"],
     )

@@ -1,6 +1,7 @@
 """Bad inputs and faults of the NHWC engine: each case is tried by tests/test_fault_table.py and listed in tests/FAULTS.md."""
 import numpy as np
 
+import fast_nhwc
 from fast_nhwc import (conv_backward_nhwc, conv_forward_nhwc, max_pool_floor_backward_nhwc,
                        max_pool_floor_forward_nhwc, pool_bn_act_backward, pool_bn_act_forward)
 
@@ -133,9 +134,49 @@ def nan_in_a_pool_window(tmp):
 def float32_against_float64(tmp):
     x, theta = _x((4, 7, 7, 64), 2), _theta(64, 64) / 24
     out64, _ = conv_forward_nhwc(x, theta, None, SAME)
-    out32, _ = conv_forward_nhwc(x.astype(np.float32), theta.astype(np.float32), None, SAME)
+    out32, cache = conv_forward_nhwc(x.astype(np.float32), theta.astype(np.float32), None, SAME)
     rms = np.sqrt(np.mean((out32 - out64) ** 2) / np.mean(out64 ** 2))
-    return f"float32 conv (64 -> 64 channels, 7x7) against float64: rms relative error {rms:.1e}"
+    return f"float32 conv (64 -> 64 channels, 7x7, {cache[3]}) against float64: rms relative error {rms:.1e}"
+
+
+def float32_direct_against_float64(tmp):
+    fast_nhwc.WINOGRAD = False
+    try:
+        return float32_against_float64(tmp)
+    finally:
+        fast_nhwc.WINOGRAD = True
+
+
+def _winograd_conv():
+    """(out, cache) of a conv that runs by Winograd (64 channels, 3x3, stride 1, pad 1)."""
+    out, cache = conv_forward_nhwc(_x((2, 7, 7, 64)), _theta(64, 64), None, SAME)
+    assert cache[3] == "winograd"
+    return out, cache
+
+
+def winograd_cache_unknown_path(tmp):
+    out, cache = _winograd_conv()
+    conv_backward_nhwc(out, cache[:3] + ("fft",))
+
+
+def winograd_cache_with_1x1_filters(tmp):
+    out, (x, theta, param, path) = _winograd_conv()
+    conv_backward_nhwc(out, (x, _theta(64, 64)[:, :, :1, :1].copy(), {"stride": 1, "pad": 0}, path))
+
+
+def winograd_cache_with_smaller_x(tmp):
+    out, (x, theta, param, path) = _winograd_conv()
+    conv_backward_nhwc(out, (x[:, :5, :5].copy(), theta, param, path))
+
+
+def winograd_cache_with_strided_x(tmp):
+    out, (x, theta, param, path) = _winograd_conv()
+    conv_backward_nhwc(out, (np.asfortranarray(x), theta, param, path))
+
+
+def winograd_cache_with_filters_of_another_layer(tmp):
+    out, (x, theta, param, path) = _winograd_conv()
+    conv_backward_nhwc(out, (x, _theta(64, 32), param, path))
 
 
 CASES = [  # (class, what is tried, trial, words the outcome must contain)
@@ -147,7 +188,17 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
     ("silent wrong answer", "NHWC conv with a bias of another layer", bias_of_another_layer, "theta0 must have shape"),
     ("silent wrong answer", "NHWC conv_param={'padding': 1}", conv_param_typo, "unknown conv_param"),
     ("crash", "NHWC conv backward, dout of another layer", conv_dout_of_another_layer, "shape mismatch"),
-    ("obscure error", "NHWC conv backward, truncated cache", conv_cache_truncated, "3-tuple"),
+    ("obscure error", "NHWC conv backward, truncated cache", conv_cache_truncated, "4-tuple"),
+    ("crash", "NHWC Winograd conv backward, cache with an unknown path", winograd_cache_unknown_path,
+     "path must be 'direct' or 'winograd'"),
+    ("crash", "NHWC Winograd conv backward, cache with 1x1 filters", winograd_cache_with_1x1_filters,
+     "needs 3x3 filters"),
+    ("crash", "NHWC Winograd conv backward, cache with a smaller x", winograd_cache_with_smaller_x,
+     "shape mismatch"),
+    ("crash", "NHWC Winograd conv backward, cache with a Fortran-ordered x", winograd_cache_with_strided_x,
+     "C-contiguous"),
+    ("crash", "NHWC Winograd conv backward, filters of another layer", winograd_cache_with_filters_of_another_layer,
+     "channel mismatch"),
     ("crash", "NHWC max-pool backward with a cache from another call", pool_cache_from_another_call, "shape mismatch"),
     ("crash", "NHWC max-pool backward, cache with another pool_param", pool_cache_with_another_pool_param,
      "shape mismatch"),
@@ -166,5 +217,8 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
     ("silent wrong answer", "NHWC pool-BN activation 'Relu'", unknown_activation, "activation must be one of"),
     ("silent wrong answer", "NHWC max pool of a window holding NaN", nan_in_a_pool_window,
      "NaN propagates to the pool output: True; gradient routed to the NaN: True"),
-    ("silent wrong answer", "NHWC float32 conv against float64", float32_against_float64, "rms relative error"),
+    ("silent wrong answer", "NHWC float32 conv against float64", float32_against_float64,
+     r"winograd\) against float64: rms relative error [1-5]\.\de-0[67]"),
+    ("silent wrong answer", "NHWC float32 direct conv (WINOGRAD off) against float64", float32_direct_against_float64,
+     r"direct\) against float64: rms relative error [1-9]\.\de-0[78]"),
 ]

@@ -80,6 +80,140 @@ def test_conv_gradients_match_centred_differences():
         np.testing.assert_allclose(grad, numeric, rtol=1e-7, atol=1e-8)
 
 
+# ------------------------------------------------------------------ Winograd
+
+SAME = {"stride": 1, "pad": 1}
+
+
+def naive_conv(x, theta, theta0, dout):
+    """(out, dx, dtheta, dtheta0) of the naive NCHW conv, SAME padding, in NHWC."""
+    out, cache = conv_forward_naive(nchw(x), theta, theta0, SAME)
+    dx, dtheta, dtheta0 = conv_backward_naive(nchw(dout), cache)
+    return nhwc(out), nhwc(dx), dtheta, dtheta0
+
+
+# (m, H, W, C, F): the net's sides 15, 7, 3, a 5x5, non-square, batch 1; channel counts
+# off the compiled loops' vector width (Winograd allowed for any channel count here).
+WINOGRAD_CASES = [(2, 15, 15, 3, 4), (1, 7, 7, 5, 2), (2, 5, 5, 9, 3), (3, 3, 3, 4, 4),
+                  (1, 6, 9, 17, 5), (2, 4, 4, 2, 3), (1, 1, 2, 3, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[str(c) for c in WINOGRAD_CASES])
+def test_winograd_equals_the_naive_conv(case, dtype, monkeypatch):
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_SIDE", 1)
+    m, H, W, C, F = case
+    rng = np.random.default_rng(10)
+    x, theta, theta0 = rng.standard_normal((m, H, W, C)), rng.standard_normal((F, C, 3, 3)), rng.standard_normal(F)
+    dout = rng.standard_normal((m, H, W, F))
+    out_f, cache = conv_forward_nhwc(x.astype(dtype), theta.astype(dtype), theta0.astype(dtype), SAME)
+    assert cache[3] == "winograd"
+    grads = conv_backward_nhwc(dout.astype(dtype), cache)
+    assert out_f.dtype == grads[0].dtype == grads[1].dtype == grads[2].dtype == dtype
+    for reference, got in zip(naive_conv(x, theta, theta0, dout), (out_f,) + grads):
+        close(reference, got, dtype)
+
+
+def test_winograd_runs_the_net_shapes_and_equals_the_naive_conv():
+    rng = np.random.default_rng(11)
+    x, theta = rng.standard_normal((1, 7, 7, 64)), rng.standard_normal((64, 64, 3, 3))
+    dout = rng.standard_normal((1, 7, 7, 64))
+    out, cache = conv_forward_nhwc(x, theta, None, SAME)
+    assert cache[3] == "winograd"
+    dx, dtheta, dtheta0 = conv_backward_nhwc(dout, cache)
+    for reference, got in zip(naive_conv(x, theta, np.zeros(64), dout), (out, dx, dtheta, dtheta0)):
+        close(reference, got, np.float64)
+
+
+@pytest.mark.parametrize("shape, theta_shape, param", [
+    ((1, 7, 7, 64), (64, 64, 3, 3), {"stride": 2, "pad": 1}), ((1, 7, 7, 64), (64, 64, 3, 3), {"pad": 0}),
+    ((1, 7, 7, 32), (64, 32, 3, 3), SAME), ((1, 7, 7, 64), (32, 64, 3, 3), SAME),
+    ((1, 7, 7, 64), (64, 64, 1, 1), {"pad": 0}), ((1, 2, 7, 64), (64, 64, 3, 3), SAME)])
+def test_winograd_only_where_it_applies_and_pays(shape, theta_shape, param, monkeypatch):
+    rng = np.random.default_rng(12)
+    x, theta = rng.standard_normal(shape), rng.standard_normal(theta_shape)
+    assert conv_forward_nhwc(x, theta, None, param)[1][3] == "direct"
+    full = (1, 7, 7, 64), (64, 64, 3, 3)
+    x, theta = rng.standard_normal(full[0]), rng.standard_normal(full[1])
+    assert conv_forward_nhwc(x, theta, None, SAME)[1][3] == "winograd"
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD", False)
+    assert conv_forward_nhwc(x, theta, None, SAME)[1][3] == "direct"
+
+
+def test_winograd_float32_error_against_float64_direct():
+    """rms relative error of float32 Winograd (C = F = 256, 7x7, the b2c2 shape) against the
+    float64 direct conv: about 10x the direct float32 conv's (F(4x4, 3x3)'s transforms hold
+    entries up to 8 and 1/24), ~3e-6, forward and both gradients."""
+    rng = np.random.default_rng(13)
+    x, theta = rng.standard_normal((2, 7, 7, 256)), rng.standard_normal((256, 256, 3, 3)) / 48
+    dout = rng.standard_normal((2, 7, 7, 256))
+    fast_nhwc.WINOGRAD = False
+    try:
+        out, cache = conv_forward_nhwc(x, theta, None, SAME)
+        reference = (out,) + conv_backward_nhwc(dout, cache)[:2]
+    finally:
+        fast_nhwc.WINOGRAD = True
+    out32, cache32 = conv_forward_nhwc(x.astype(np.float32), theta.astype(np.float32), None, SAME)
+    assert cache32[3] == "winograd"
+    got = (out32,) + conv_backward_nhwc(dout.astype(np.float32), cache32)[:2]
+    for r, g in zip(reference, got):
+        rms = np.sqrt(np.mean((g - r) ** 2) / np.mean(r ** 2))
+        assert rms < 6e-6, rms
+
+
+def test_winograd_gradients_match_centred_differences(monkeypatch):
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
+    rng = np.random.default_rng(14)
+    x, theta, theta0 = rng.standard_normal((2, 5, 7, 3)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    out, cache = conv_forward_nhwc(x, theta, theta0, SAME)
+    assert cache[3] == "winograd"
+    dout = rng.standard_normal(out.shape)
+    dx, dtheta, dtheta0 = conv_backward_nhwc(dout, cache)
+    for value, grad in ((x, dx), (theta, dtheta), (theta0, dtheta0)):
+        numeric = eval_numerical_gradient_array(lambda _: conv_forward_nhwc(x, theta, theta0, SAME)[0], value, dout)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-7, atol=1e-8)
+
+
+def test_winograd_chunks_of_one_image_give_the_same_result(monkeypatch):
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
+    rng = np.random.default_rng(15)
+    x, theta = rng.standard_normal((5, 7, 6, 3)), rng.standard_normal((4, 3, 3, 3))
+    dout = rng.standard_normal((5, 7, 6, 4))
+    out, cache = conv_forward_nhwc(x, theta, None, SAME)
+    whole = (out,) + conv_backward_nhwc(dout, cache)
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_CHUNK_BYTES", 1)
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_TILES", 1)
+    out, cache = conv_forward_nhwc(x, theta, None, SAME)
+    chunked = (out,) + conv_backward_nhwc(dout, cache)
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    dx, dtheta, _ = conv_backward_nhwc(dout, cache, compute_dx=False)
+    assert dx is None
+    np.testing.assert_allclose(dtheta, whole[2], rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_caches_are_checked_before_the_loops():
+    rng = np.random.default_rng(16)
+    x, theta = rng.standard_normal((2, 7, 7, 64)), rng.standard_normal((64, 64, 3, 3))
+    out, cache = conv_forward_nhwc(x, theta, None, SAME)
+    x_, theta_, param, path = cache
+    cases = [
+        ((x_, theta_, param, "fft"), "path must be 'direct' or 'winograd'"),
+        ((x_, theta_, {"stride": 2, "pad": 1}, path), "shape mismatch"),
+        ((x_, theta_, {"stride": 1, "pad": 2}, path), "shape mismatch"),
+        ((np.ones((2, 5, 5, 64)), theta_, param, path), "shape mismatch"),
+        ((x_, rng.standard_normal((64, 32, 3, 3)), param, path), "channel mismatch"),
+        ((x_, rng.standard_normal((64, 64, 1, 1)), {"pad": 0}, path), "needs 3x3 filters"),
+        ((np.asfortranarray(x_), theta_, param, path), "C-contiguous"),
+        ((x_.astype(np.float16), theta_, param, path), "float32 or float64"),
+        (cache[:3], "4-tuple"),
+    ]
+    for bad, words in cases:
+        with pytest.raises(ValueError, match=words):
+            conv_backward_nhwc(out, bad)
+
+
 # (m, H, W, C, pool_param): floor mode drops odd rows; overlapping 3x3 windows of stride 2.
 POOL_CASES = [(2, 7, 9, 3, POOL2), (3, 6, 6, 10, POOL2), (2, 7, 7, 2, {"pool_height": 3, "pool_width": 3, "stride": 2}),
               (2, 3, 3, 4, {"pool_height": 3, "pool_width": 3, "stride": 3}),
@@ -216,7 +350,7 @@ def test_bad_inputs_give_clear_errors():
         (lambda: conv_forward_nhwc(x, theta, None, {"padding": 1}), "unknown conv_param"),
         (lambda: conv_backward_nhwc(out[:1], cache), "shape mismatch"),
         (lambda: conv_backward_nhwc(out.astype(int), cache), "must hold floats"),
-        (lambda: conv_backward_nhwc(out, cache[:2]), "3-tuple"),
+        (lambda: conv_backward_nhwc(out, cache[:2]), "4-tuple"),
         (lambda: pool_bn_act_forward(x, np.ones(2), np.zeros(3), {"mode": "train"}), r"gamma must be \(3,\)"),
         (lambda: pool_bn_act_forward(x, np.ones(3), np.zeros(3), {"mode": "train"}, None, "swish"), "activation"),
         (lambda: pool_bn_act_forward(x, np.ones(3), np.zeros(3), {"mode": "fit"}), "mode"),
