@@ -1,4 +1,4 @@
-"""The channels-last engine (fast_nhwc) against today's NCHW path on the 4.4.7 net.
+"""The channels-last engine (fast_nhwc), Winograd on and off, against the old NCHW engine on the 4.4.7 net.
 
     .venv/bin/python benchmarks/bench_nhwc.py            (about two minutes on a busy machine)
     BENCH_ROUNDS=5 BENCH_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py
@@ -9,12 +9,15 @@ float32, 2 BLAS threads (threadpoolctl), widths 64/256/256, augmentation off, fr
 kept for reuse as the training does (best_model.reuse_freed_memory). Prints
 ratios measured in one run, each a median over interleaved rounds (the machine is
 shared: absolute times drift, ratios of neighbours much less):
-  0. a float64 check that nhwc_step gives WhitenedConvNet.loss's loss and gradients;
-  1. the training step (forward + backward) at batch 256 and 512: NHWC / NCHW time, and at
-     batch 256 on one thread (the per-core comparison, which load on the other core
-     disturbs least);
-  2. each 3x3 conv's GFLOP/s, forward and backward (dx and dtheta), as a fraction of a
-     same-run sgemm of its im2col shape (m*P, 9C) @ (9C, F), interleaved with it;
+  0. a float64 check that nhwc_step gives WhitenedConvNet.loss's loss and gradients (NCHW
+     engine), Winograd on and off;
+  1. the training step (forward + backward) at batch 256 and 512: NHWC / NCHW time with
+     Winograd on and off (fast_nhwc.WINOGRAD), and at batch 256 on one thread (the per-core
+     comparison, which load on the other core disturbs least);
+  2. each 3x3 conv's direct GFLOP/s, forward and backward (dx and dtheta), as a fraction of
+     a same-run sgemm of its im2col shape (m*P, 9C) @ (9C, F), and its Winograd / direct
+     time, forward and backward, all interleaved (b1c1, 24 channels, is not dispatched to
+     Winograd: its ratio is measured with WINOGRAD_MIN_CHANNELS lowered);
   3. the NHWC step's split: convs, elementwise passes (pool, BN, activation, ReLU),
      the rest (transpose, head, loss); and a GELU pass against a ReLU pass;
   4. peak memory (tracemalloc) of one step at batch 512 and 1024, both paths.
@@ -31,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import convnet  # noqa: E402
+import fast_nhwc  # noqa: E402
 from fast_nhwc import (conv_backward_nhwc, conv_forward_nhwc, max_pool_floor_backward_nhwc,  # noqa: E402
                        max_pool_floor_forward_nhwc, pool_bn_act_backward, pool_bn_act_forward)
 from best_model import reuse_freed_memory  # noqa: E402
@@ -99,9 +103,23 @@ def nhwc_step(net, X, y, clock=None):
     return loss, grads
 
 
+@contextlib.contextmanager
+def winograd(on, min_channels=None):
+    """fast_nhwc's Winograd switched on or off (and its channel threshold) inside the block."""
+    saved = fast_nhwc.WINOGRAD, fast_nhwc.WINOGRAD_MIN_CHANNELS
+    fast_nhwc.WINOGRAD = on
+    fast_nhwc.WINOGRAD_MIN_CHANNELS = min_channels or saved[1]
+    try:
+        yield
+    finally:
+        fast_nhwc.WINOGRAD, fast_nhwc.WINOGRAD_MIN_CHANNELS = saved
+
+
 def make_net(X, dtype=np.float32):
+    """The 4.4.7 net on the old NCHW engine (its loss is the reference; nhwc_step reads its
+    parameters)."""
     net = convnet.WhitenedConvNet(convnet.whitening_filters(X[:256]), widths=WIDTHS, augment=False,
-                                  dtype=dtype, rng=0)
+                                  engine="nchw", dtype=dtype, rng=0)
     # Random BN scales and shifts, so the check sees more than the identity init.
     rng = np.random.default_rng(1)
     for l in range(1, 7):
@@ -117,10 +135,23 @@ def check_against_nchw():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((8, 3, 32, 32)), rng.integers(10, size=8)
     net = make_net(X, np.float64)
+    # Off the Dirac init: its identity convs copy exact zeros into channels that batch norm
+    # then divides by sqrt(0 + eps), and a 1e-15 change of theta4 moves the gradients by 3e-2
+    # (direct path alike); Winograd's rounding differs from the direct conv's.
+    for l in range(1, 7):
+        net.params[f"theta{l}"] += 0.1 * rng.standard_normal(net.params[f"theta{l}"].shape)
     loss, grads = net.loss(X, y)
-    loss_nhwc, grads_nhwc = nhwc_step(net, X, y)
-    return max([abs(loss - loss_nhwc) / abs(loss)]
-               + [np.abs(grads[k] - grads_nhwc[k]).max() / np.abs(grads[k]).max() for k in grads])
+    errors = []
+    for on in (True, False):
+        loss_nhwc, grads_nhwc = winograd_step(on, net, X, y)
+        errors.append(max([abs(loss - loss_nhwc) / abs(loss)]
+                          + [np.abs(grads[k] - grads_nhwc[k]).max() / np.abs(grads[k]).max() for k in grads]))
+    return errors
+
+
+def winograd_step(on, net, X, y, clock=None):
+    with winograd(on):
+        return nhwc_step(net, X, y, clock)
 
 
 def median_times(functions, rounds):
@@ -139,9 +170,10 @@ def step_ratio(batch):
     X = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(10, size=batch)
     net, clock = make_net(X), Clock()
-    net.loss(X, y), nhwc_step(net, X, y)                  # warm-up: the heap holds the arrays
-    t = median_times({"nchw": lambda: net.loss(X, y), "nhwc": lambda: nhwc_step(net, X, y, clock)},
-                     ROUNDS)
+    net.loss(X, y), winograd_step(True, net, X, y), winograd_step(False, net, X, y)   # warm-up
+    t = median_times({"nchw": lambda: net.loss(X, y),
+                      "winograd": lambda: winograd_step(True, net, X, y, clock),
+                      "direct": lambda: winograd_step(False, net, X, y)}, ROUNDS)
     split = {k: v / ROUNDS for k, v in clock.seconds.items()}
     return t, split
 
@@ -151,21 +183,33 @@ CONV_LAYERS = [("b1c1", 31, 24, 64), ("b1c2", 15, 64, 64), ("b2c1", 15, 64, 256)
 
 
 def conv_fractions(batch, rounds):
-    """[(layer, forward GFLOP/s, backward GFLOP/s, sgemm GFLOP/s)] at batch, interleaved."""
+    """[(layer, direct forward GFLOP/s, direct backward GFLOP/s, sgemm GFLOP/s,
+    Winograd / direct forward time, Winograd / direct backward time)] at batch, interleaved."""
     rng, rows = np.random.default_rng(0), []
     for name, H, C, F in CONV_LAYERS:
         x = rng.standard_normal((batch, H, H, C)).astype(np.float32)
         theta = (rng.standard_normal((F, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
-        out, cache = conv_forward_nhwc(x, theta, None, SAME_3x3)
+        caches = {}
+        for on in (False, True):
+            with winograd(on, min_channels=1):
+                out, caches[on] = conv_forward_nhwc(x, theta, None, SAME_3x3)
+        assert caches[True][3] == "winograd" and caches[False][3] == "direct"
         dout = rng.standard_normal(out.shape).astype(np.float32)
         a = rng.standard_normal((batch * H * H, 9 * C)).astype(np.float32)
         b = rng.standard_normal((9 * C, F)).astype(np.float32)
+
+        def forward(on):
+            with winograd(on, min_channels=1):
+                conv_forward_nhwc(x, theta, None, SAME_3x3)
+
         t = median_times({"sgemm": lambda: a @ b,
-                          "forward": lambda: conv_forward_nhwc(x, theta, None, SAME_3x3),
-                          "backward": lambda: conv_backward_nhwc(dout, cache)}, rounds)
+                          "forward": lambda: forward(False), "w_forward": lambda: forward(True),
+                          "backward": lambda: conv_backward_nhwc(dout, caches[False]),
+                          "w_backward": lambda: conv_backward_nhwc(dout, caches[True])}, rounds)
         flops = 2 * batch * H * H * 9 * C * F
         rows.append((name, flops / t["forward"] / 1e9, 2 * flops / t["backward"] / 1e9,
-                     flops / t["sgemm"] / 1e9))
+                     flops / t["sgemm"] / 1e9, t["w_forward"] / t["forward"],
+                     t["w_backward"] / t["backward"]))
     return rows
 
 
@@ -198,32 +242,36 @@ def peak_memory(step, batch):
     return peak
 
 
+def print_step(label, t, split):
+    """One step_ratio line: NHWC / NCHW with Winograd on and off, and the split (Winograd on)."""
+    total = sum(split.values())
+    print(f"  {label}: NHWC / NCHW step time, Winograd on {t['winograd'] / t['nchw']:.2f}, "
+          f"off {t['direct'] / t['nchw']:.2f} (NCHW {t['nchw']:.2f} s, NHWC {t['winograd']:.2f} s "
+          f"and {t['direct']:.2f} s)")
+    print("    NHWC split (Winograd on): " + ", ".join(
+        f"{k} {100 * v / total:.0f}%" for k, v in sorted(split.items(), key=lambda kv: -kv[1])))
+
+
 def main():
     if REUSE_MEMORY:
         reuse_freed_memory()
-    print(f"float64 check, NHWC vs WhitenedConvNet.loss: max error of loss and grads (relative to each one's largest entry) "
-          f"{check_against_nchw():.1e}")
+    errors = check_against_nchw()
+    print("float64 check, NHWC vs WhitenedConvNet.loss (NCHW): max error of loss and grads (relative to "
+          f"each one's largest entry), Winograd on {errors[0]:.1e}, off {errors[1]:.1e}")
     with threadpool_limits(THREADS):
         print(f"4.4.7 step, widths {WIDTHS}, float32, {THREADS} BLAS thread(s), median of {ROUNDS} "
               f"interleaved rounds, freed memory {'kept for reuse' if REUSE_MEMORY else 'returned'}")
         for batch in (256, 512):
-            t, split = step_ratio(batch)
-            print(f"  batch {batch}: NHWC / NCHW step time {t['nhwc'] / t['nchw']:.2f} "
-                  f"(NCHW {t['nchw']:.2f} s, NHWC {t['nhwc']:.2f} s)")
-            total = sum(split.values())
-            print("    NHWC split: " + ", ".join(f"{k} {100 * v / total:.0f}%"
-                                                 for k, v in sorted(split.items(), key=lambda kv: -kv[1])))
+            print_step(f"batch {batch}", *step_ratio(batch))
         with threadpool_limits(1):
-            t, split = step_ratio(256)
-        total = sum(split.values())
-        print(f"  batch 256, one thread: NHWC / NCHW step time {t['nhwc'] / t['nchw']:.2f} "
-              f"(NCHW {t['nchw']:.2f} s, NHWC {t['nhwc']:.2f} s); NHWC split: "
-              + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(split.items(), key=lambda kv: -kv[1])))
-        print("3x3 convs at batch 256, fraction of a same-run sgemm of the im2col shape "
-              f"(median of {ROUNDS + 2}):")
-        for name, fwd, bwd, gemm in conv_fractions(256, ROUNDS + 2):
-            print(f"  {name}: forward {fwd / gemm:.2f}, backward {bwd / gemm:.2f} "
-                  f"(sgemm {gemm:.0f}, forward {fwd:.0f}, backward {bwd:.0f} GFLOP/s)")
+            print_step("batch 256, one thread", *step_ratio(256))
+        print("3x3 convs at batch 256: direct path as a fraction of a same-run sgemm of the im2col "
+              f"shape; Winograd / direct time (median of {ROUNDS + 2}):")
+        for name, fwd, bwd, gemm, w_fwd, w_bwd in conv_fractions(256, ROUNDS + 2):
+            print(f"  {name}: direct forward {fwd / gemm:.2f}, backward {bwd / gemm:.2f} "
+                  f"(sgemm {gemm:.0f}, forward {fwd:.0f}, backward {bwd:.0f} GFLOP/s); "
+                  f"Winograd / direct: forward {w_fwd:.2f}, backward {w_bwd:.2f}"
+                  + (" (not dispatched: 24 channels)" if name == "b1c1" else ""))
         print(f"pool + BN + activation, forward+backward at b1c1's shape: GELU / ReLU time "
               f"{activation_ratio(ROUNDS):.2f}")
         if MEMORY:
