@@ -265,10 +265,11 @@ def conv_backward_nhwc(dout, cache, compute_dx=True):
 
 # Winograd replaces the direct path for the shapes winograd_pays accepts; False: never.
 WINOGRAD = True
-# The fewest input and output channels (the brief's rule; b1c1's 24 -> 64 channels at 31x31
-# measured faster with Winograd too, see benchmarks/README.md) and the smallest image side.
+# The fewest input and output channels (b1c1's 24 -> 64 channels at 31x31 measured faster
+# with Winograd too, 0.44-0.49 of the direct time: benchmarks/README.md) and the smallest
+# image side (at 3x3, one tile per image, 36 products for 9 pixels: no faster with 2 threads).
 WINOGRAD_MIN_CHANNELS = 64
-WINOGRAD_MIN_SIDE = 3
+WINOGRAD_MIN_SIDE = 7
 # Bytes of V and M per chunk of images (1-4 MiB measured alike, 16 MiB slower), and the
 # fewest tiles a chunk holds: each point's GEMM has one row per tile, and a few dozen rows
 # re-read U[p] (C*F values) too often.
@@ -281,9 +282,9 @@ _GG = np.kron(_G, _G)        # (36, 9): GG[6i + j, 3a + b] = G[i, a] G[j, b]
 
 def winograd_pays(H, W, C, F):
     """Whether Winograd beat the direct path, forward and backward, at this layer's shape in
-    benchmarks/bench_nhwc.py (float32, batch 256): every 3x3 layer of the 4.4.7 net with
-    >= 64 channels, 15x15 down to 3x3 (a 3x3 image is one tile, 36 products for 9 pixels,
-    still 0.7-0.8 of the direct time)."""
+    benchmarks/bench_nhwc.py (float32, batch 256): the 3x3 layers of the 4.4.7 net with
+    >= 64 channels at 15x15 and 7x7 (0.6-0.68 of the direct time with 2 threads, 0.4-0.5 on
+    one); not b3c2 at 3x3 (0.92 forward, 1.0-1.2 backward with 2 threads)."""
     return min(C, F) >= WINOGRAD_MIN_CHANNELS and min(H, W) >= WINOGRAD_MIN_SIDE
 
 
@@ -293,6 +294,7 @@ def _winograd_geometry(x_shape, theta_shape, field):
 
 
 def _winograd_applies(x_shape, theta_shape, field):
+    """Whether conv_forward_nhwc takes the Winograd path for this conv."""
     m, H, W, C = x_shape
     return WINOGRAD and _winograd_geometry(x_shape, theta_shape, field) and winograd_pays(H, W, C, theta_shape[0])
 
@@ -333,6 +335,7 @@ def _points(buffer, tiles, width):
 
 
 def _tiles_per_image(H, W):
+    """4x4 output tiles of an H x W image, partial ones at the bottom and right included."""
     return ((H + 3) // 4) * ((W + 3) // 4)
 
 
@@ -385,7 +388,7 @@ def _winograd_backward(x, theta, dout, compute_dx):
     parts = _by_image_slices(work, m)
     dU, dtheta0 = sum(p[0] for p in parts), sum(p[1] for p in parts)
     dtheta = _winograd_filters_adjoint(dU, theta.shape)
-    return dx, dtheta.astype(theta.dtype), dtheta0.astype(theta.dtype)
+    return dx, np.ascontiguousarray(dtheta, dtype=theta.dtype), dtheta0.astype(theta.dtype)
 
 
 # -------------------------------------------------------------- max pooling

@@ -16,8 +16,8 @@ shared: absolute times drift, ratios of neighbours much less):
      comparison, which load on the other core disturbs least);
   2. each 3x3 conv's direct GFLOP/s, forward and backward (dx and dtheta), as a fraction of
      a same-run sgemm of its im2col shape (m*P, 9C) @ (9C, F), and its Winograd / direct
-     time, forward and backward, all interleaved (b1c1, 24 channels, is not dispatched to
-     Winograd: its ratio is measured with WINOGRAD_MIN_CHANNELS lowered);
+     time, forward and backward, all interleaved (b1c1, 24 channels, and b3c2, 3x3 images,
+     are not dispatched to Winograd: their ratios are measured with the thresholds lowered);
   3. the NHWC step's split: convs, elementwise passes (pool, BN, activation, ReLU),
      the rest (transpose, head, loss); and a GELU pass against a ReLU pass;
   4. peak memory (tracemalloc) of one step at batch 512 and 1024, both paths.
@@ -104,15 +104,19 @@ def nhwc_step(net, X, y, clock=None):
 
 
 @contextlib.contextmanager
-def winograd(on, min_channels=None):
-    """fast_nhwc's Winograd switched on or off (and its channel threshold) inside the block."""
-    saved = fast_nhwc.WINOGRAD, fast_nhwc.WINOGRAD_MIN_CHANNELS
+def winograd(on, everywhere=False):
+    """fast_nhwc's Winograd switched on or off inside the block; everywhere: for every 3x3,
+    stride-1, pad-1 conv, whatever its channels and size (winograd_pays' thresholds at 1)."""
+    names = ("WINOGRAD", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_SIDE")
+    saved = [getattr(fast_nhwc, name) for name in names]
     fast_nhwc.WINOGRAD = on
-    fast_nhwc.WINOGRAD_MIN_CHANNELS = min_channels or saved[1]
+    if everywhere:
+        fast_nhwc.WINOGRAD_MIN_CHANNELS = fast_nhwc.WINOGRAD_MIN_SIDE = 1
     try:
         yield
     finally:
-        fast_nhwc.WINOGRAD, fast_nhwc.WINOGRAD_MIN_CHANNELS = saved
+        for name, value in zip(names, saved):
+            setattr(fast_nhwc, name, value)
 
 
 def make_net(X, dtype=np.float32):
@@ -191,7 +195,7 @@ def conv_fractions(batch, rounds):
         theta = (rng.standard_normal((F, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
         caches = {}
         for on in (False, True):
-            with winograd(on, min_channels=1):
+            with winograd(on, everywhere=True):
                 out, caches[on] = conv_forward_nhwc(x, theta, None, SAME_3x3)
         assert caches[True][3] == "winograd" and caches[False][3] == "direct"
         dout = rng.standard_normal(out.shape).astype(np.float32)
@@ -199,7 +203,7 @@ def conv_fractions(batch, rounds):
         b = rng.standard_normal((9 * C, F)).astype(np.float32)
 
         def forward(on):
-            with winograd(on, min_channels=1):
+            with winograd(on, everywhere=True):
                 conv_forward_nhwc(x, theta, None, SAME_3x3)
 
         t = median_times({"sgemm": lambda: a @ b,
@@ -267,11 +271,12 @@ def main():
             print_step("batch 256, one thread", *step_ratio(256))
         print("3x3 convs at batch 256: direct path as a fraction of a same-run sgemm of the im2col "
               f"shape; Winograd / direct time (median of {ROUNDS + 2}):")
-        for name, fwd, bwd, gemm, w_fwd, w_bwd in conv_fractions(256, ROUNDS + 2):
+        for (name, fwd, bwd, gemm, w_fwd, w_bwd), (_, H, C, F) in zip(conv_fractions(256, ROUNDS + 2),
+                                                                     CONV_LAYERS):
             print(f"  {name}: direct forward {fwd / gemm:.2f}, backward {bwd / gemm:.2f} "
                   f"(sgemm {gemm:.0f}, forward {fwd:.0f}, backward {bwd:.0f} GFLOP/s); "
                   f"Winograd / direct: forward {w_fwd:.2f}, backward {w_bwd:.2f}"
-                  + (" (not dispatched: 24 channels)" if name == "b1c1" else ""))
+                  + ("" if fast_nhwc.winograd_pays(H, H, C, F) else " (not dispatched)"))
         print(f"pool + BN + activation, forward+backward at b1c1's shape: GELU / ReLU time "
               f"{activation_ratio(ROUNDS):.2f}")
         if MEMORY:

@@ -92,6 +92,12 @@ def naive_conv(x, theta, theta0, dout):
     return nhwc(out), nhwc(dx), dtheta, dtheta0
 
 
+def allow_any_winograd(monkeypatch):
+    """Winograd for every 3x3, stride-1, pad-1 conv, whatever its channels and size."""
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_SIDE", 1)
+
+
 # (m, H, W, C, F): the net's sides 15, 7, 3, a 5x5, non-square, batch 1; channel counts
 # off the compiled loops' vector width (Winograd allowed for any channel count here).
 WINOGRAD_CASES = [(2, 15, 15, 3, 4), (1, 7, 7, 5, 2), (2, 5, 5, 9, 3), (3, 3, 3, 4, 4),
@@ -101,8 +107,7 @@ WINOGRAD_CASES = [(2, 15, 15, 3, 4), (1, 7, 7, 5, 2), (2, 5, 5, 9, 3), (3, 3, 3,
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[str(c) for c in WINOGRAD_CASES])
 def test_winograd_equals_the_naive_conv(case, dtype, monkeypatch):
-    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_SIDE", 1)
+    allow_any_winograd(monkeypatch)
     m, H, W, C, F = case
     rng = np.random.default_rng(10)
     x, theta, theta0 = rng.standard_normal((m, H, W, C)), rng.standard_normal((F, C, 3, 3)), rng.standard_normal(F)
@@ -111,6 +116,7 @@ def test_winograd_equals_the_naive_conv(case, dtype, monkeypatch):
     assert cache[3] == "winograd"
     grads = conv_backward_nhwc(dout.astype(dtype), cache)
     assert out_f.dtype == grads[0].dtype == grads[1].dtype == grads[2].dtype == dtype
+    assert grads[1].flags.c_contiguous
     for reference, got in zip(naive_conv(x, theta, theta0, dout), (out_f,) + grads):
         close(reference, got, dtype)
 
@@ -129,7 +135,8 @@ def test_winograd_runs_the_net_shapes_and_equals_the_naive_conv():
 @pytest.mark.parametrize("shape, theta_shape, param", [
     ((1, 7, 7, 64), (64, 64, 3, 3), {"stride": 2, "pad": 1}), ((1, 7, 7, 64), (64, 64, 3, 3), {"pad": 0}),
     ((1, 7, 7, 32), (64, 32, 3, 3), SAME), ((1, 7, 7, 64), (32, 64, 3, 3), SAME),
-    ((1, 7, 7, 64), (64, 64, 1, 1), {"pad": 0}), ((1, 2, 7, 64), (64, 64, 3, 3), SAME)])
+    ((1, 7, 7, 64), (64, 64, 1, 1), {"pad": 0}), ((1, 5, 7, 64), (64, 64, 3, 3), SAME),
+    ((1, 3, 3, 256), (256, 256, 3, 3), SAME)])
 def test_winograd_only_where_it_applies_and_pays(shape, theta_shape, param, monkeypatch):
     rng = np.random.default_rng(12)
     x, theta = rng.standard_normal(shape), rng.standard_normal(theta_shape)
@@ -163,7 +170,7 @@ def test_winograd_float32_error_against_float64_direct():
 
 
 def test_winograd_gradients_match_centred_differences(monkeypatch):
-    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
+    allow_any_winograd(monkeypatch)
     rng = np.random.default_rng(14)
     x, theta, theta0 = rng.standard_normal((2, 5, 7, 3)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
     out, cache = conv_forward_nhwc(x, theta, theta0, SAME)
@@ -176,7 +183,7 @@ def test_winograd_gradients_match_centred_differences(monkeypatch):
 
 
 def test_winograd_chunks_of_one_image_give_the_same_result(monkeypatch):
-    monkeypatch.setattr(fast_nhwc, "WINOGRAD_MIN_CHANNELS", 1)
+    allow_any_winograd(monkeypatch)
     rng = np.random.default_rng(15)
     x, theta = rng.standard_normal((5, 7, 6, 3)), rng.standard_normal((4, 3, 3, 3))
     dout = rng.standard_normal((5, 7, 6, 4))
