@@ -139,9 +139,9 @@ def check_against_nchw():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((8, 3, 32, 32)), rng.integers(10, size=8)
     net = make_net(X, np.float64)
-    # Off the Dirac init: its identity convs copy exact zeros into channels that batch norm
-    # then divides by sqrt(0 + eps), and a 1e-15 change of theta4 moves the gradients by 3e-2
-    # (direct path alike); Winograd's rounding differs from the direct conv's.
+    # Off the Dirac init: there the gradients are ill-conditioned (a 1e-15 change of theta4
+    # moves theta4's and theta5's gradients by 3e-2, direct path alike), and Winograd rounds
+    # differently from the direct conv.
     for l in range(1, 7):
         net.params[f"theta{l}"] += 0.1 * rng.standard_normal(net.params[f"theta{l}"].shape)
     loss, grads = net.loss(X, y)
