@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Loops behind fast_nhwc: channels-last (NHWC) im2col / col2im and fused elementwise passes.
+"""Loops behind fast_nhwc: channels-last (NHWC) im2col / col2im, fused elementwise passes,
+and Winograd F(4x4, 3x3)'s tile transforms and their adjoints (at the end of the file).
 
 Layout: images are (N, H, W, C), C-contiguous, so a pixel's C channels are one
 contiguous run. The column matrix of a convolution is
