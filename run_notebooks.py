@@ -73,7 +73,8 @@ def imported_names(source):
 
 def dependencies(nb, root=ROOT):
     """Sorted files in root that nb's code cells import, directly or through each other:
-    '<name>.py' for a module, '<name>.pyx' for a compiled extension built from one."""
+    '<name>.py' for a module, '<name>.pyx' for a compiled extension built from one, and
+    the C headers in root that a .pyx includes (cdef extern from "<header>")."""
     found, todo = set(), set()
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -84,9 +85,13 @@ def dependencies(nb, root=ROOT):
             path = os.path.join(root, filename)
             if filename not in found and os.path.isfile(path):
                 found.add(filename)
+                with open(path, encoding="utf-8") as f:
+                    source = f.read()
                 if filename.endswith(".py"):
-                    with open(path, encoding="utf-8") as f:
-                        todo |= imported_names(f.read())
+                    todo |= imported_names(source)
+                else:                      # the C headers the compiled loops include
+                    found |= {h for h in re.findall(r'cdef extern from "([\w.]+)"', source)
+                              if os.path.isfile(os.path.join(root, h))}
     return sorted(found)
 
 

@@ -129,21 +129,26 @@ def test_hash_follows_imports_transitively_and_the_cython_source(tmp_path):
     (tmp_path / "b.py").write_text("try:\n    import ext\nexcept ImportError:\n    import c\n")
     for name in ("c.py", "lazy.py", "other.py"):
         (tmp_path / name).write_text("X = 1\n")
-    (tmp_path / "ext.pyx").write_text("# cython\n")
+    (tmp_path / "ext.pyx").write_text('# cython\ncdef extern from "kernels.h":\n    pass\n')
+    (tmp_path / "kernels.h").write_text("/* C */\n")
     nb = write_notebook(tmp_path / "N.ipynb", "%matplotlib inline\nimport numpy as np\nimport a")
-    assert run_notebooks.dependencies(nb, str(tmp_path)) == ["a.py", "b.py", "c.py", "ext.pyx"]
+    assert run_notebooks.dependencies(nb, str(tmp_path)) == ["a.py", "b.py", "c.py", "ext.pyx",
+                                                             "kernels.h"]
     digest = run_notebooks.source_hash(nb, str(tmp_path))
     for unrelated in ("lazy.py", "other.py"):
         (tmp_path / unrelated).write_text("X = 2\n")
     assert run_notebooks.source_hash(nb, str(tmp_path)) == digest
-    (tmp_path / "ext.pyx").write_text("# cython, changed\n")
+    (tmp_path / "kernels.h").write_text("/* C, changed */\n")
+    assert run_notebooks.source_hash(nb, str(tmp_path)) != digest
+    digest = run_notebooks.source_hash(nb, str(tmp_path))
+    (tmp_path / "ext.pyx").write_text('# cython, changed\ncdef extern from "kernels.h":\n    pass\n')
     assert run_notebooks.source_hash(nb, str(tmp_path)) != digest
 
 
 # What README says: editing convnet.py, best_model.py or the Cython source reruns
 # ConvolutionalNetworks alone; the fully connected notebooks never import them.
 FAST_NET_FILES = ("convnet.py", "best_model.py", "fast_nhwc.py", "im2col_cython.pyx",
-                  "nhwc_cython.pyx")
+                  "nhwc_cython.pyx", "winograd_kernels.h")
 CASES = [(notebook, filename, notebook == "ConvolutionalNetworks.ipynb")
          for notebook in run_notebooks.NOTEBOOKS for filename in FAST_NET_FILES]
 

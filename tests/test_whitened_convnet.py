@@ -169,3 +169,29 @@ def test_a_killed_run_resumes_to_the_same_bits(tmp_path):
     assert resumed.loss_history == straight.loss_history
     for key, value in straight.model.buffers.items():
         np.testing.assert_array_equal(resumed.model.buffers[key], value)
+
+
+def test_the_channels_last_engine_with_winograd_equals_the_course_layers(monkeypatch):
+    """At widths of 64 the 15x15 and 7x7 3x3 convs run by Winograd (fast_nhwc's rule); in
+    float64 the net's loss and gradients equal the NCHW engine's. The convs are moved off the
+    Dirac init first: there max-pool ties make the gradient jump under any rounding change."""
+    import fast_nhwc
+    X = images(m=2, H=32, W=32, seed=7)
+    nets = [WhitenedConvNet(whitening_filters(images(m=8, H=32, W=32)), widths=(64, 64, 64),
+                            augment=False, tta="none", dtype=np.float64, rng=0, engine=engine)
+            for engine in ("nchw", "nhwc")]
+    r = np.random.default_rng(8)
+    for name in nets[0].params:
+        step = 0.05 * r.standard_normal(nets[0].params[name].shape)
+        for net in nets:
+            net.params[name] = net.params[name] + step
+    paths = []
+    real = fast_nhwc.conv_forward_nhwc
+    monkeypatch.setattr("convnet.conv_forward_nhwc",
+                        lambda *a: (lambda out: (paths.append(out[1][3]), out)[1])(real(*a)))
+    y = np.array([3, 8])
+    (loss_a, grads_a), (loss_b, grads_b) = nets[0].loss(X, y), nets[1].loss(X, y)
+    assert sum(path == "winograd" for path in paths) >= 3, paths
+    assert abs(loss_a - loss_b) <= 1e-12 * abs(loss_a)
+    for name in grads_a:
+        assert np.abs(grads_a[name] - grads_b[name]).max() <= 1e-10 * np.abs(grads_a[name]).max(), name
