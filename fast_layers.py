@@ -28,13 +28,11 @@ pooling read each chunk's product directly, so the conv output is never stored.
 The loops come from the compiled im2col_cython extension. Without it every
 function still works, through the pure-NumPy im2col.py, after one warning.
 """
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from batch_slices import blas_threads, by_image_slices
 from im2col import col2im_indices, im2col_indices
 from layers import (cache_parts, check_dout, conv_checks, pool_checks, relu_backward,
                     relu_forward)
@@ -90,42 +88,14 @@ def _image_chunks(lo, hi, bytes_per_image):
 
 # Below this much cols per call, splitting the batch costs more than it saves.
 MIN_PARALLEL_BYTES = 1 << 20
-_blas = None
-_workers, _worker_count, _workers_pid = None, 0, None
-
-
-def _blas_controller():
-    global _blas
-    if _blas is None:
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
-
-
-def _blas_threads():
-    """Threads BLAS would use now (threadpoolctl limits included)."""
-    return max([lib.num_threads for lib in _blas_controller().lib_controllers], default=1)
-
-
 def _by_image_slices(work, m, bytes_per_image):
-    """[work(lo, hi) for each slice of the batch 0:m], slices run in parallel.
-
-    There are as many slices as BLAS threads (fewer for small batches). While
-    they run, BLAS is limited to one thread: the slices are the parallelism.
-    """
-    global _workers, _worker_count, _workers_pid
+    """batch_slices.by_image_slices over the batch 0:m, in fewer slices for small batches
+    (below MIN_PARALLEL_BYTES of cols a slice costs more than it saves) and in one without
+    the compiled loops (the NumPy fallback holds the GIL: no gain)."""
     if _ext is None:
-        return [work(0, m)]            # the NumPy fallback holds the GIL: no gain
-    threads = min(_blas_threads(), m, max(1, m * bytes_per_image // MIN_PARALLEL_BYTES))
-    if threads <= 1:
         return [work(0, m)]
-    # A forked child inherits the executor but not its threads: start afresh.
-    if _worker_count < threads - 1 or _workers_pid != os.getpid():
-        _workers = ThreadPoolExecutor(threads - 1)
-        _worker_count, _workers_pid = threads - 1, os.getpid()
-    bounds = [m * t // threads for t in range(threads + 1)]
-    with _blas_controller().limit(limits=1):
-        others = [_workers.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-        return [work(bounds[0], bounds[1])] + [f.result() for f in others]
+    return by_image_slices(work, m, min(blas_threads(), max(1, m * bytes_per_image
+                                                                 // MIN_PARALLEL_BYTES)))
 
 
 # -------------------------------------------------------------- convolution

@@ -38,13 +38,10 @@ BLAS threads (threadpoolctl), every layer splits the batch into T slices run at
 once on T Python threads, the convs' products on single-threaded BLAS meanwhile,
 so the process never runs more than T threads.
 """
-import contextlib
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from batch_slices import by_image_slices
 from validate import (check_keys, conv_geometry, floor_pool_geometry, require, require_float,
                       require_shape)
 
@@ -122,41 +119,6 @@ def _chunks(lo, hi, rows_per_image, K, itemsize):
     return [(a, min(hi, a + step)) for a in range(lo, hi, step)]
 
 
-_blas = None
-_workers, _worker_count, _workers_pid = None, 0, None
-
-
-def _blas_threads():
-    """(controller, threads BLAS would use now, threadpoolctl limits included)."""
-    global _blas
-    if _blas is None:
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas, max([lib.num_threads for lib in _blas.lib_controllers], default=1)
-
-
-def _by_image_slices(work, m, blas_products=True):
-    """[work(lo, hi) for T slices lo:hi of the batch], T = BLAS's thread count, run at once
-    on T Python threads (with single-threaded BLAS when blas_products).
-
-    The chunks' products are mid-sized: threaded BLAS synchronises its threads on every
-    one, and on a busy machine a descheduled thread stalls them all. Slices synchronise
-    once per call (the loops release the GIL). Never more threads than BLAS was allowed.
-    """
-    global _workers, _worker_count, _workers_pid
-    blas, threads = _blas_threads()
-    threads = min(threads, m)
-    if threads <= 1:
-        return [work(0, m)]
-    # A forked child inherits the executor but not its threads: start afresh.
-    if _worker_count < threads - 1 or _workers_pid != os.getpid():
-        _workers = ThreadPoolExecutor(threads - 1)
-        _worker_count, _workers_pid = threads - 1, os.getpid()
-    bounds = [m * t // threads for t in range(threads + 1)]
-    with blas.limit(limits=1) if blas_products else contextlib.nullcontext():
-        others = [_workers.submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-        return [work(bounds[0], bounds[1])] + [f.result() for f in others]
-
-
 def conv_forward_nhwc(x, theta, theta0, conv_param):
     """Convolution of channels-last images, equal to layers.conv_forward_naive in NHWC.
 
@@ -195,7 +157,7 @@ def conv_forward_nhwc(x, theta, theta0, conv_param):
             if bias is not None:
                 product += bias           # while the chunk is still in cache
 
-    _by_image_slices(work, m)
+    by_image_slices(work, m)
     return out, (x, theta, conv_param, "direct")
 
 
@@ -244,7 +206,7 @@ def conv_backward_nhwc(dout, cache, compute_dx=True):
                 ext.col2im_nhwc(dcols, dx[a:b], *field)
         return dw, dtheta0
 
-    parts = _by_image_slices(work, m)
+    parts = by_image_slices(work, m)
     dw, dtheta0 = sum(p[0] for p in parts), sum(p[1] for p in parts)
     HH, WW = field[:2]
     dtheta = dw.reshape(HH, WW, theta.shape[1], F).transpose(3, 2, 0, 1)
@@ -356,7 +318,7 @@ def _winograd_forward(x, theta, bias):
             if bias is not None:
                 out[a:b] += bias
 
-    _by_image_slices(work, m)
+    by_image_slices(work, m)
     return out
 
 
@@ -385,7 +347,7 @@ def _winograd_backward(x, theta, dout, compute_dx):
                 ext.winograd_input_adjoint_nhwc(V, dx[a:b])
         return dU, dtheta0
 
-    parts = _by_image_slices(work, m)
+    parts = by_image_slices(work, m)
     dU, dtheta0 = sum(p[0] for p in parts), sum(p[1] for p in parts)
     dtheta = _winograd_filters_adjoint(dU, theta.shape)
     return dx, np.ascontiguousarray(dtheta, dtype=theta.dtype), dtheta0.astype(theta.dtype)
@@ -418,7 +380,7 @@ def _pool(x, pool_param, shift=None):
                                 sums, sumsq, ph, pw, stride, with_stats)
         return sums, sumsq
 
-    parts = _by_image_slices(work, m, blas_products=False)
+    parts = by_image_slices(work, m, blas_products=False)
     return out, argmax, sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
@@ -465,7 +427,7 @@ def max_pool_floor_backward_nhwc(dout, cache):
     ph, pw, stride = _pool_dx_shape(x_shape, pool_param, argmax.shape)
     dout = _require_dout(dout, argmax.shape, dtype, "max_pool_floor_forward_nhwc")
     dx, ext = np.empty(x_shape, dtype=dtype), _extension()
-    _routed(sum(_by_image_slices(lambda lo, hi: ext.max_pool_backward_nhwc(
+    _routed(sum(by_image_slices(lambda lo, hi: ext.max_pool_backward_nhwc(
         dout[lo:hi], argmax[lo:hi], dx[lo:hi], ph, pw, stride), len(dx), blas_products=False)))
     return dx
 
@@ -481,7 +443,7 @@ def _channel_stats(x, shift):
         ext.channel_stats_nhwc(x[lo:hi].reshape(-1, C), shift, sums, sumsq)
         return sums, sumsq
 
-    parts = _by_image_slices(work, len(x), blas_products=False)
+    parts = by_image_slices(work, len(x), blas_products=False)
     return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
@@ -544,7 +506,7 @@ def pool_bn_act_forward(x, gamma, beta, bn_param, pool_param=None, activation="r
     scale = (gamma * inv_std).astype(x.dtype)
     shift = (beta - mean * gamma * inv_std).astype(x.dtype)
     out = np.empty_like(p)
-    _by_image_slices(lambda lo, hi: ext.bn_act_forward_nhwc(
+    by_image_slices(lambda lo, hi: ext.bn_act_forward_nhwc(
         p[lo:hi].reshape(-1, C), out[lo:hi].reshape(-1, C), scale, shift, ACTIVATIONS[activation]),
         len(p), blas_products=False)
     stats = (mean.astype(x.dtype), inv_std.astype(x.dtype), scale, shift)
@@ -595,7 +557,7 @@ def pool_bn_act_backward(dout, cache):
                                       act, mean, sum_g, sum_gx)
         return sum_g, sum_gx
 
-    parts = _by_image_slices(sums, m, blas_products=False)
+    parts = by_image_slices(sums, m, blas_products=False)
     sum_g, sum_gx = sum(q[0] for q in parts), sum(q[1] for q in parts)
     inv = inv_std.astype(np.float64)
     dbeta, dgamma = sum_g, sum_gx * inv
@@ -609,12 +571,12 @@ def pool_bn_act_backward(dout, cache):
     A, B, C_ = (v.astype(p.dtype) for v in (A, B, C_))
     dx = np.empty(x_shape, dtype=p.dtype)
     if argmax is None:
-        _by_image_slices(lambda lo, hi: ext.bn_act_backward_nhwc(
+        by_image_slices(lambda lo, hi: ext.bn_act_backward_nhwc(
             dout[lo:hi].reshape(-1, C), p[lo:hi].reshape(-1, C), scale, shift, act, A, B, C_,
             dx[lo:hi].reshape(-1, C)), m, blas_products=False)
     else:
         ph, pw, stride = _pool_dx_shape(x_shape, pool_param, p.shape)
-        _routed(sum(_by_image_slices(lambda lo, hi: ext.bn_act_pool_backward_nhwc(
+        _routed(sum(by_image_slices(lambda lo, hi: ext.bn_act_pool_backward_nhwc(
             dout[lo:hi], p[lo:hi], argmax[lo:hi], scale, shift, act, A, B, C_, dx[lo:hi], ph, pw, stride),
             m, blas_products=False)))
     return dx, dgamma.astype(gamma.dtype), dbeta.astype(gamma.dtype)

@@ -194,7 +194,7 @@ def test_batch_slices_on_threads_equal_naive(monkeypatch):
     # Force the multi-threaded path on inputs small enough for the naive layers.
     if fast_layers._ext is None:
         pytest.skip("im2col_cython not built (make build)")
-    monkeypatch.setattr(fast_layers, "_blas_threads", lambda: 3)
+    monkeypatch.setattr(fast_layers, "blas_threads", lambda: 3)
     monkeypatch.setattr(fast_layers, "MIN_PARALLEL_BYTES", 1)
     monkeypatch.setattr(fast_layers, "CHUNK_BYTES", 1)
     naive, fast = _conv_both((7, 3, 7, 7, 2, 3, 3), 1, 1, np.random.default_rng(8))
@@ -220,7 +220,7 @@ def test_threads_work_in_a_forked_child(monkeypatch):
     import multiprocessing
     if fast_layers._ext is None:
         pytest.skip("im2col_cython not built (make build)")
-    monkeypatch.setattr(fast_layers, "_blas_threads", lambda: 2)
+    monkeypatch.setattr(fast_layers, "blas_threads", lambda: 2)
     monkeypatch.setattr(fast_layers, "MIN_PARALLEL_BYTES", 1)
     x, theta, theta0 = conv_inputs((4, 2, 6, 6, 2, 3, 3), np.random.default_rng(11))
     want = conv_forward_fast(x, theta, theta0, {"stride": 1, "pad": 1})[0]   # starts threads

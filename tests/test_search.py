@@ -345,19 +345,19 @@ def test_the_fc_objective_trains_a_batchnorm_dropout_net_and_reports_each_epoch(
 
 
 def test_a_worker_runs_its_trials_on_the_blas_threads_it_is_given(monkeypatch, tmp_path):
-    from fast_layers import _blas_threads
+    from batch_slices import blas_threads
     seen = []
 
     def objective(trial, data, space, budget):
-        seen.append(_blas_threads())
+        seen.append(blas_threads())
         return search.suggest(trial, space)["learning_rate"]
     monkeypatch.setitem(search.SPACES, "toy", {"learning_rate": (1e-4, 10.0, "log")})
     monkeypatch.setitem(search.BUDGETS, "toy", {"coarse": {}, "fine": {}})
     monkeypatch.setitem(search.EXPERIMENTS, "toy", (objective, dict))
-    before = _blas_threads()
+    before = blas_threads()
     storage = f"sqlite:///{tmp_path}/toy.db"
     assert search._worker("toy", "coarse", 2, storage, 0, 60, search.SPACES["toy"], threads=1) == 2
-    assert seen == [1, 1] and _blas_threads() == before      # the limit ends with the worker
+    assert seen == [1, 1] and blas_threads() == before      # the limit ends with the worker
 
 
 def test_coarse_then_fine_on_a_toy_experiment_resumes_to_the_count(monkeypatch, tmp_path):
