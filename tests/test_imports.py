@@ -53,3 +53,12 @@ def test_find_cycle_finds_a_ring():
 def test_the_checks_and_the_run_bookkeeping_import_nothing_from_the_project():
     assert project_imports("validate") == []
     assert project_imports("runs") == []
+
+
+def test_pyproject_installs_every_module():
+    """pyproject.toml lists the flat modules by name: a new module must be added there, or a
+    (non-editable) `pip install .` leaves it out."""
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        listed = tomllib.load(f)["tool"]["setuptools"]["py-modules"]
+    assert sorted(listed) == [m for m in MODULES if m != "setup"]
