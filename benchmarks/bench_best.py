@@ -1,4 +1,6 @@
-"""Where a training step of the 4.4.7 fast net (convnet.WhitenedConvNet) spends its time.
+"""Where a training step of the 4.4.7 fast net (convnet.WhitenedConvNet) spends its time,
+on the course's NCHW fast layers (engine='nchw'); benchmarks/bench_nhwc.py measures the
+channels-last engine the net runs on by default, against this one.
 
     .venv/bin/python benchmarks/bench_best.py        (about a minute; BENCH_BATCH, BENCH_STEPS)
     BENCH_WIDTHS=64,128,128 .venv/bin/python benchmarks/bench_best.py   (the narrower net)
@@ -75,7 +77,7 @@ def main():
     y = rng.integers(10, size=BATCH)
     with threadpool_limits(2):
         net = convnet.WhitenedConvNet(convnet.whitening_filters(X[:256]), widths=WIDTHS,
-                                      rng=0)
+                                      engine="nchw", rng=0)
         net.loss(X, y)                    # one untimed step: the heap then holds its arrays
         seconds.clear()
         conv_flops[0] = 0.0
@@ -85,7 +87,7 @@ def main():
         step = (time.perf_counter() - start) / STEPS
         w1, w2, _ = WIDTHS
         gemm = gemm_gflops(w2, w1 * 9, 4096)
-    print(f"WhitenedConvNet widths {WIDTHS}, batch {BATCH}, float32, 2 threads, "
+    print(f"WhitenedConvNet (NCHW layers) widths {WIDTHS}, batch {BATCH}, float32, 2 threads, "
           f"freed memory {'kept for reuse' if REUSE_MEMORY else 'returned (glibc defaults)'}")
     print(f"step {step:.2f} s, {BATCH / step:.0f} images/s, "
           f"epoch of 49,000 images {49000 / BATCH * step / 60:.1f} min")
