@@ -574,6 +574,8 @@ def plot_trials(studies, axes=None):
             ax.set_xlabel(key.replace("_", " "))
     axes[0].set_ylabel("best validation accuracy")
     axes[-1].legend(fontsize=8)
+    stages = " then ".join(_parse_name(study)[1] for study in studies)
+    axes[0].figure.suptitle(f"{name} search ({stages}): validation accuracy of each trial")
     plt.tight_layout()
     return axes
 

@@ -327,6 +327,8 @@ def test_table_summary_and_plot_of_a_study(capsys):
     assert [ax.get_xlabel() for ax in axes] == ["learning rate", "dropout", "reg", "lr decay"]
     assert axes[0].get_xscale() == "log" and axes[1].get_xscale() == "linear"
     assert len(axes[0].collections) == 4              # complete and pruned, for each study
+    assert axes[0].figure._suptitle.get_text() == (
+        "fc search (coarse then fine): validation accuracy of each trial")
     import matplotlib.pyplot as plt
     plt.close("all")
 
