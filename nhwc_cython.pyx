@@ -199,8 +199,8 @@ cdef inline void _relu_mask(const floating* xr, const floating* sc, const floati
 
 
 cdef inline floating _act(floating z, int act) noexcept nogil:
-    if act == ACT_RELU:
-        return z if z > 0 else 0
+    if act == ACT_RELU:               # z <= 0, not z > 0: a NaN passes, as np.maximum's does
+        return 0 if z <= 0 else z
     if act == ACT_GELU:
         return <floating>(0.5 * z * (1.0 + tanh(K0 * (z + K1 * z * z * z))))
     return z
@@ -233,7 +233,7 @@ def bn_act_forward_nhwc(const floating[:, ::1] x, floating[:, ::1] out, const fl
             if act == ACT_RELU:               # loads into locals: the select vectorises
                 for c in range(C):
                     z = xr[c] * sc[c] + sh[c]
-                    o[c] = z if z > 0 else 0
+                    o[c] = 0 if z <= 0 else z       # NaN passes (layers.relu_forward's rule)
             else:
                 for c in range(C):
                     o[c] = _act(xr[c] * sc[c] + sh[c], act)

@@ -386,3 +386,15 @@ def test_caches_from_other_calls_are_refused():
         max_pool_floor_backward_nhwc(np.ones((2, 3, 3, 3)), (corrupt,) + pool_cache[1:])
     with pytest.raises(ValueError, match="8-tuple"):
         pool_bn_act_backward(out, pool_cache)
+
+
+@pytest.mark.parametrize("pool_param", [None, {"pool_height": 2, "pool_width": 2, "stride": 2}])
+def test_nan_passes_the_fused_relu_as_through_the_naive_layers(pool_param):
+    """ReLU(NaN) is NaN in layers.relu_forward (np.maximum); the fused pass must not map it
+    to 0, or a NaN input or weight gives a finite loss."""
+    x = np.random.default_rng(5).standard_normal((2, 4, 4, 3))
+    x[0, 0, 0, 1] = np.nan
+    bn_param = {"mode": "train"}
+    out, _ = pool_bn_act_forward(x, np.ones(3), np.zeros(3), bn_param, pool_param)
+    assert np.isnan(out[..., 1]).all()                    # the batch mean of channel 1 is NaN
+    assert not np.isnan(out[..., [0, 2]]).any()

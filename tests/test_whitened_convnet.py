@@ -195,3 +195,14 @@ def test_the_channels_last_engine_with_winograd_equals_the_course_layers(monkeyp
     assert abs(loss_a - loss_b) <= 1e-12 * abs(loss_a)
     for name in grads_a:
         assert np.abs(grads_a[name] - grads_b[name]).max() <= 1e-10 * np.abs(grads_a[name]).max(), name
+
+
+@pytest.mark.parametrize("engine", ["nhwc", "nchw"])
+def test_a_nan_whitening_filter_makes_the_loss_nan_on_either_engine(engine):
+    whiten = whitening_filters(images(m=10))
+    whiten[0, 0, 0, 0] = np.nan
+    net = WhitenedConvNet(whiten, input_dim=(3, 12, 12), widths=(4, 5, 6), augment=False,
+                          tta="none", dtype=np.float64, seed=0, engine=engine)
+    with np.errstate(invalid="ignore"):
+        loss, grads = net.loss(images(m=4, seed=5), np.array([1, 2, 3, 4]))
+    assert np.isnan(loss) and all(np.isnan(g).any() for g in grads.values())
