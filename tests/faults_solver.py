@@ -139,34 +139,26 @@ def parameter_of_another_shape(tmp):
     return refused_and_untouched(tmp, wider)
 
 
-def resume_past_refused_generator_state(tmp):
-    run = trained(tmp)
-    forge(checkpoint(run, 3), lambda s: s["random_state"].update(solver="garbage"))
-    return f"resume() went on from epoch {toy_solver(tmp).resume()} of 3"
+def _refuse_generator(path):
+    forge(path, lambda s: s["random_state"].update(solver="garbage"))
 
 
-def truncated_without_hash(tmp):
-    run = trained(tmp)
-    truncate(checkpoint(run, 3))
-    toy_solver(tmp).load_checkpoint(checkpoint(run, 3))
+def loading_the_newest_after(damage):
+    """A trial: a 3-epoch run, damage(path) of its epoch-3 checkpoint, then load_checkpoint."""
+    def trial(tmp):
+        run = trained(tmp)
+        damage(checkpoint(run, 3))
+        toy_solver(tmp).load_checkpoint(checkpoint(run, 3))
+    return trial
 
 
-def resume_past_truncated_without_hash(tmp):
-    run = trained(tmp)
-    truncate(checkpoint(run, 3))
-    return f"resume() went on from epoch {toy_solver(tmp).resume()} of 3"
-
-
-def header_of_2_40_elements(tmp):
-    run = trained(tmp)
-    huge_header(checkpoint(run, 3))
-    toy_solver(tmp).load_checkpoint(checkpoint(run, 3))
-
-
-def resume_past_huge_header(tmp):
-    run = trained(tmp)
-    huge_header(checkpoint(run, 3))
-    return f"resume() went on from epoch {toy_solver(tmp).resume()} of 3"
+def resuming_after(damage):
+    """A trial: a 3-epoch run, damage(path) of its epoch-3 checkpoint, then resume()."""
+    def trial(tmp):
+        run = trained(tmp)
+        damage(checkpoint(run, 3))
+        return f"resume() went on from epoch {toy_solver(tmp).resume()} of 3"
+    return trial
 
 
 def two_runs_at_once(tmp):
@@ -399,14 +391,14 @@ CASES = [  # (class, what is tried, trial, words the outcome must contain)
     ("lost progress", "checkpoint with a parameter of another shape", parameter_of_another_shape,
      r"params\['theta1'\] must be a float64 array of shape \(6, 8\).*unchanged: True"),
     ("lost progress", "resume() past a refused generator state",
-     resume_past_refused_generator_state, "from epoch 2 of 3"),
-    ("crash", "truncated checkpoint without its .sha256", truncated_without_hash,
+     resuming_after(_refuse_generator), "from epoch 2 of 3"),
+    ("crash", "truncated checkpoint without its .sha256", loading_the_newest_after(truncate),
      r"CheckpointError: .*epoch_3\.npz is not a readable checkpoint \(BadZipFile"),
     ("lost progress", "resume() past a truncated checkpoint without its .sha256",
-     resume_past_truncated_without_hash, "from epoch 2 of 3"),
-    ("crash", ".npy header claiming 2**40 elements", header_of_2_40_elements,
+     resuming_after(truncate), "from epoch 2 of 3"),
+    ("crash", ".npy header claiming 2**40 elements", loading_the_newest_after(huge_header),
      r"epoch_3\.npz is not a readable checkpoint.*claims \(1099511627776,\)"),
-    ("lost progress", "resume() past a header claiming 2**40 elements", resume_past_huge_header,
+    ("lost progress", "resume() past a header claiming 2**40 elements", resuming_after(huge_header),
      "from epoch 2 of 3"),
     ("lost progress", "two runs with one checkpoint_name at once", two_runs_at_once,
      r"RuntimeError: another run .* holds the lock .*c\.lock"),
