@@ -110,35 +110,52 @@ def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path)
 
 
 @pytest.mark.slow
-def test_quick_ablation_trains_every_variant_and_records_them(cifar10, monkeypatch, tmp_path):
+def test_quick_ablation_trains_every_row_with_each_seed_on_validation(cifar10, monkeypatch,
+                                                                       tmp_path):
     monkeypatch.setenv("HW5_QUICK", "1")
     monkeypatch.setenv("HW5_RESULTS", str(tmp_path / "results.json"))
     entry = best_model.run_ablation()
     recorded = json.load(open(tmp_path / "results.json"))["best_model_ablation"]
-    assert list(recorded["rows"]) == list(best_model.ABLATIONS) and recorded["num_test"] == 200
-    whole = recorded["rows"]["whole recipe"]
-    assert set(whole["tta"]) == {"none", "flip", "flip_translate"}
-    assert whole["tta"]["none"] == whole["test_acc"] and 0 <= whole["test_acc"] <= 1
-    assert recorded["rows"]["no lookahead"]["changed"] == {"lookahead_every": 0}
-    assert entry["rows"].keys() == recorded["rows"].keys()
+    assert recorded == json.loads(json.dumps(entry)) and recorded["complete"]
+    assert list(recorded["rows"]) == list(best_model.ABLATIONS)
+    assert recorded["scored_on"] == "validation" and "num_test" not in recorded
+    assert recorded["num_validation"] == 500 and recorded["runs_done"] == 14
+    for name, row in recorded["rows"].items():
+        assert [run["seed"] for run in row["runs"]] == [0, 1], name
+        assert all(run["epochs"] == 1 and 0 <= run["val_acc"] <= 1 for run in row["runs"])
+    for run in recorded["rows"]["whole recipe"]["runs"]:
+        assert set(run["tta"]) == {"none", "flip", "flip_translate"}
+        assert run["tta"]["none"] == run["val_acc"] > 0.15          # chance: 0.1
+    assert recorded["rows"]["lookahead on"]["changed"] == {"lookahead_every": 10}
 
 
 def test_the_per_epoch_checks_use_the_views_of_check_tta():
     """The Solver's accuracy checks run model.loss(X), which averages the model's tta views:
-    one view for the recipe (they count in its training time); the ablation and the search
-    keep the mirror their recorded runs were checked with."""
+    one view for the recipe and its ablation (they count in the training time)."""
     data, settings = tiny_run(seed=5)
     for views in ("none", "flip"):
         solver = best_model.best_solver(data, dict(settings, check_tta=views), verbose=False)
         assert solver.model.tta == views
     assert best_model.BEST["check_tta"] == "none"
-    assert best_model.ABLATION_BASE["check_tta"] == best_model.QUICK_ABLATION_BASE["check_tta"] == "flip"
+    assert best_model.ABLATION_BASE["check_tta"] == best_model.QUICK_ABLATION_BASE["check_tta"] == "none"
 
 
-def test_the_recipe_leaves_lookahead_off_and_the_ablation_starts_with_it_on():
-    assert best_model.BEST["lookahead_every"] == 0
-    for base in (best_model.ABLATION_BASE, best_model.QUICK_ABLATION_BASE):
-        assert base["lookahead_every"] > 0
+def test_the_ablation_is_the_recipe_for_a_third_of_its_epochs_on_its_split():
+    """The base is BEST (quick: QUICK_BEST) but for its epochs, on BEST's training and
+    validation images and no test image; each row changes one setting away from BEST's, and
+    the lookahead row pulls every 10 steps of 512 (airbench94's 5 of 1024) with BEST's
+    batch-norm momentum 0.4 (airbench94's 0.6 in PyTorch's convention)."""
+    assert best_model.ABLATION_BASE == dict(best_model.BEST, num_epochs=9)
+    assert best_model.QUICK_ABLATION_BASE == dict(best_model.QUICK_BEST, num_epochs=1)
+    assert best_model.ABLATION_DATA_SIZES == dict(best_model.BEST_DATA_SIZES, num_test=0)
+    assert best_model.QUICK_ABLATION_DATA_SIZES == dict(best_model.QUICK_BEST_DATA_SIZES,
+                                                        num_test=0)
+    assert best_model.ABLATION_SEEDS == (0, 1) and best_model.ABLATIONS["whole recipe"] == {}
+    for name, change in best_model.ABLATIONS.items():
+        assert all(best_model.BEST[k] != v for k, v in change.items()), name
+        assert len(change) == (name != "whole recipe"), name
+    assert best_model.ABLATIONS["lookahead on"] == {"lookahead_every": 10}
+    assert best_model.BEST["bn_momentum"] == pytest.approx(1 - 0.6) and best_model.BEST["batch_size"] == 512
 
 
 def test_reuse_freed_memory_is_set_exactly_where_the_c_library_is_glibc():
@@ -146,31 +163,210 @@ def test_reuse_freed_memory_is_set_exactly_where_the_c_library_is_glibc():
     assert best_model.reuse_freed_memory() == (platform.libc_ver()[0] == "glibc")
 
 
-def test_each_ablation_switches_off_what_it_names():
+def test_each_ablation_changes_what_it_names():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((20, 3, 32, 32)).astype(np.float32)
     data = {"X_train": X, "y_train": np.arange(20) % 10, "X_val": X[:4], "y_val": np.arange(4)}
     base = dict(best_model.QUICK_ABLATION_BASE, whitening_images=20)
     whole = best_model.best_solver(data, base, verbose=False)
-    assert whole.lookahead is not None and whole.model.dirac and whole.model.augment
+    assert whole.lookahead is None and whole.model.dirac and whole.model.augment
+    assert isinstance(whole.settings["before_epoch"], AlternatingFlips) and not whole.model.flip
     np.testing.assert_allclose(whole.model.whiten, whitening_filters(X), rtol=1e-5)
     for name, change in best_model.ABLATIONS.items():
         solver = best_model.best_solver(data, dict(base, **change), verbose=False)
         model = solver.model
-        assert (solver.lookahead is None) == (change.get("lookahead_every") == 0), name
+        every = solver.lookahead.every if solver.lookahead else 0
+        assert every == change.get("lookahead_every", 0), name
         assert model.dirac == change.get("dirac", True) and model.augment == change.get("augment", True)
         assert model.smoothing == change.get("smoothing", base["smoothing"]), name
         assert np.allclose(model.whiten, whole.model.whiten) == change.get("whiten", True), name
         first = model.params["theta2"][:, :, 1, 1]
         assert np.array_equal(first[:16, :16], np.eye(16)) == model.dirac, name
+        alternating = isinstance(solver.settings["before_epoch"], AlternatingFlips)
+        assert alternating == (model.augment and change.get("alternate_flips", True)), name
+        assert model.flip != alternating, name            # the model mirrors, or the epochs
 
 
-def test_ablation_rows_give_each_change_against_the_whole_recipe():
-    entry = {"rows": {"whole recipe": {"test_acc": 0.7, "wall_time_s": 120.0,
-                                       "tta": {"none": 0.7, "flip": 0.72}},
-                      "no lookahead": {"test_acc": 0.69, "wall_time_s": 60.0}}}
-    rows = best_model.ablation_rows(entry)
-    assert rows[0] == ("whole recipe", 0.7, 0.0, 2.0)
-    assert rows[1][0] == "no lookahead" and rows[1][2] == pytest.approx(-0.01)
-    assert rows[3][0] == "whole recipe, test-time views 'flip'"
-    assert rows[3][2] == pytest.approx(0.02) and rows[3][3] == "-"
+def ablation_entry(whole_runs, dirac_runs):
+    """A recorded ablation of two rows, runs given as (seed, val_acc, wall_time_s), the whole
+    recipe's with views 'none' (its val_acc) and 'flip' (one point more)."""
+    def runs(given, views):
+        return [dict(seed=seed, val_acc=acc, wall_time_s=t,
+                     **({"tta": {"none": acc, "flip": acc + 0.01}} if views else {}))
+                for seed, acc, t in given]
+    return {"rows": {"whole recipe": {"changed": {}, "runs": runs(whole_runs, True)},
+                     "lookahead on": {"changed": {"lookahead_every": 10}, "runs": []},
+                     "no Dirac init": {"changed": {"dirac": False},
+                                       "runs": runs(dirac_runs, False)}}}
+
+
+def test_ablation_rows_give_the_seeds_mean_its_change_and_spread():
+    rows = best_model.ablation_rows(ablation_entry([(0, 0.80, 600.0), (1, 0.82, 720.0)],
+                                                   [(0, 0.70, 540.0)]))
+    assert [r[0] for r in rows] == ["whole recipe", "no Dirac init",
+                                    "whole recipe, test-time views 'none'",
+                                    "whole recipe, test-time views 'flip'"]   # no run: no row
+    assert rows[0] == pytest.approx(("whole recipe", 0.81, 0.0, 0.02, 11.0))
+    assert rows[1] == pytest.approx(("no Dirac init", 0.70, -0.11, None, 9.0))
+    assert rows[3][1:4] == pytest.approx((0.82, 0.01, 0.02)) and rows[3][4] == "-"
+
+
+def test_ablation_rows_have_no_change_before_the_whole_recipe_has_a_run():
+    rows = best_model.ablation_rows(ablation_entry([], [(1, 0.70, 540.0)]))
+    assert rows == [("no Dirac init", 0.70, None, None, 9.0)]
+
+
+class FakeSolver:
+    """best_solver's Solver for the bookkeeping tests: trains at once, to a validation accuracy
+    of 0.5 + seed / 100 - 0.1 without Dirac init, and notes what it was given and how many
+    runs the results file held when it started."""
+
+    def __init__(self, log, data, settings, checkpoint=None):
+        self.log, self.data, self.given, self.checkpoint = log, data, settings, checkpoint
+        self.model, self.print_every = object(), 20
+
+    def resume(self):
+        pass
+
+    def train(self):
+        try:
+            recorded = best_model.read_result("best_model_ablation")["runs_done"]
+        except KeyError:
+            recorded = 0
+        self.log.append(dict(settings=self.given, data=self.data, recorded=recorded))
+        self.epoch = self.given["num_epochs"]
+        self.best_val_acc = 0.5 + self.given["seed"] / 100 - 0.1 * (not self.given["dirac"])
+        self.val_acc_history = [0.1] * (self.epoch - 1) + [self.best_val_acc]
+        self.epoch_times = [30.0] * self.epoch
+        return self
+
+
+@pytest.fixture
+def fake_training(monkeypatch, tmp_path):
+    """Quick mode with a results file of its own, random images in place of CIFAR-10 (with a
+    test split of NaN, asked for or not) and FakeSolver in place of the Solver. Returns the
+    log: 'trained' (FakeSolver's notes), 'scored' (the images test_accuracy was given) and
+    'num_test' (the test images each load asked for)."""
+    monkeypatch.setenv("HW5_QUICK", "1")
+    monkeypatch.setenv("HW5_RESULTS", str(tmp_path / "results.json"))
+    log = {"trained": [], "scored": [], "num_test": []}
+
+    def cifar(num_training, num_validation, num_test, subtract_mean, root):
+        log["num_test"].append(num_test)
+        r = np.random.default_rng(0)
+        data = {f"X_{s}": r.standard_normal((n, 3, 32, 32)).astype(np.float32)
+                for s, n in (("train", num_training), ("val", num_validation))}
+        data.update(y_train=r.integers(10, size=num_training),
+                    y_val=r.integers(10, size=num_validation),
+                    X_test=np.full((10, 3, 32, 32), np.nan, np.float32), y_test=np.zeros(10, int))
+        return data
+
+    def scored(model, X, y, tta):
+        log["scored"].append(X)
+        return {"none": 0.5, "flip": 0.51, "flip_translate": 0.52}[tta]
+    monkeypatch.setattr(best_model, "get_CIFAR10_data", cifar)
+    monkeypatch.setattr(best_model, "dataset_label", lambda root=None: "random images")
+    monkeypatch.setattr(best_model, "test_accuracy", scored)
+    monkeypatch.setattr(best_model, "best_solver",
+                        lambda data, settings, checkpoint=None: FakeSolver(log["trained"], data,
+                                                                           settings, checkpoint))
+    return log
+
+
+def recorded_ablation_entry():
+    return best_model.read_result("best_model_ablation")
+
+
+def trained_pairs(log):
+    """(row, seed) of each run FakeSolver trained, rows named by ABLATIONS."""
+    names = {json.dumps(change, sort_keys=True): name for name, change in best_model.ABLATIONS.items()}
+    base = best_model.QUICK_ABLATION_BASE
+    return [(names[json.dumps({k: v for k, v in t["settings"].items()
+                               if k != "seed" and base.get(k) != v}, sort_keys=True)],
+             t["settings"]["seed"]) for t in log]
+
+
+def test_every_run_is_recorded_as_it_ends_and_a_rerun_trains_only_the_missing_ones(
+        fake_training):
+    rows = list(best_model.ABLATIONS)
+    best_model.run_ablation(max_runs=3)
+    assert trained_pairs(fake_training["trained"]) == [(rows[0], 0), (rows[1], 0), (rows[2], 0)]
+    assert [t["recorded"] for t in fake_training["trained"]] == [0, 1, 2]
+    entry = recorded_ablation_entry()
+    assert (entry["runs_done"], entry["runs_total"], entry["complete"]) == (3, 14, False)
+    assert entry["scored_on"] == "validation" and entry["num_validation"] == 500
+    assert entry["settings"]["num_epochs"] == 1 and entry["seeds"] == [0, 1]
+    assert [run["seed"] for run in entry["rows"]["no Dirac init"]["runs"]] == [0]
+    whole = entry["rows"]["whole recipe"]["runs"][0]
+    assert whole["val_acc"] == 0.5 and whole["epochs"] == 1 and whole["wall_time_s"] == 30.0
+    assert whole["tta"] == {"none": 0.5, "flip": 0.51, "flip_translate": 0.52}
+    assert "tta" not in entry["rows"]["lookahead on"]["runs"][0]
+
+    fake_training["trained"].clear()
+    best_model.run_ablation()
+    expected = [(name, 0) for name in rows[3:]] + [(name, 1) for name in rows]
+    assert trained_pairs(fake_training["trained"]) == expected
+    assert [t["recorded"] for t in fake_training["trained"]] == list(range(3, 14))
+    entry = recorded_ablation_entry()
+    assert (entry["runs_done"], entry["complete"]) == (14, True)
+    assert all([r["seed"] for r in row["runs"]] == [0, 1] for row in entry["rows"].values())
+
+    fake_training["trained"].clear()
+    assert best_model.run_ablation() == entry and not fake_training["trained"]
+    assert best_model.ablation_rows(entry)[2] == pytest.approx(
+        ("no Dirac init", 0.405, -0.1, 0.01, 0.5))
+
+
+def test_a_changed_base_or_row_starts_over(fake_training, monkeypatch):
+    best_model.run_ablation(max_runs=2)                   # whole recipe and lookahead, seed 0
+    monkeypatch.setitem(best_model.ABLATIONS, "lookahead on", {"lookahead_every": 5})
+    entry = best_model.run_ablation(max_runs=0)
+    assert entry["runs_done"] == 1 and not entry["rows"]["lookahead on"]["runs"]
+    monkeypatch.setattr(best_model, "QUICK_ABLATION_BASE",
+                        dict(best_model.QUICK_ABLATION_BASE, smoothing=0.1))
+    assert best_model.run_ablation(max_runs=0)["runs_done"] == 0
+    best_model.run_ablation(max_runs=1)
+    assert recorded_ablation_entry()["runs_done"] == 1
+    assert recorded_ablation_entry()["settings"]["smoothing"] == 0.1
+
+
+def test_an_entry_scored_on_the_test_set_is_started_over(fake_training):
+    old = {"rows": {"whole recipe": {"changed": {}, "test_acc": 0.57, "wall_time_s": 140.0}},
+           "num_test": 10000, "num_training": 8000, "settings": {"num_epochs": 3}}
+    best_model.record_result("best_model_ablation", old, "CIFAR-10 (official)")
+    assert best_model.run_ablation(max_runs=0)["runs_done"] == 0
+    best_model.run_ablation(max_runs=1)
+    assert "num_test" not in recorded_ablation_entry()
+
+
+def test_the_ablation_never_loads_or_scores_the_test_set(fake_training):
+    """The loader is asked for no test image, no run is given one, and every accuracy is of
+    the validation images the run was given."""
+    best_model.run_ablation()
+    assert fake_training["num_test"] == [0]
+    trained = fake_training["trained"]
+    assert len(trained) == 14
+    assert all(set(t["data"]) == {"X_train", "y_train", "X_val", "y_val"} for t in trained)
+    assert all(not np.isnan(t["data"]["X_val"]).any() for t in trained)
+    assert len(fake_training["scored"]) == 2 * len(best_model.TTA_VIEWS)
+    assert all(X is trained[0]["data"]["X_val"] for X in fake_training["scored"])
+
+
+def test_max_runs_must_be_a_count(fake_training):
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="max_runs"):
+            best_model.run_ablation(max_runs=bad)
+
+
+def test_recorded_ablation_trains_only_the_quick_one(monkeypatch, tmp_path):
+    """A full-size ablation takes hours: with none recorded, recorded_ablation names the command
+    instead of starting it; in quick mode it runs the quick one."""
+    monkeypatch.setenv("HW5_RESULTS", str(tmp_path / "results.json"))
+    ran = []
+    monkeypatch.setattr(best_model, "run_ablation", lambda root=None: ran.append(root) or "ran")
+    monkeypatch.setenv("HW5_QUICK", "0")
+    with pytest.raises(LookupError, match="python experiments.py ablation"):
+        best_model.recorded_ablation()
+    assert not ran
+    monkeypatch.setenv("HW5_QUICK", "1")
+    assert best_model.recorded_ablation() == "ran" and ran == [None]
