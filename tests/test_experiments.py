@@ -10,17 +10,38 @@ def test_unknown_experiment_is_refused(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+def fake_runs(monkeypatch):
+    """The calls experiments.main makes, as (function, data folder, keyword arguments)."""
+    import best_model
+    calls = []
+    monkeypatch.setattr(experiments, "two_layer", lambda root: calls.append(("two_layer", root, {})))
+    for name in ("train_best", "run_ablation"):
+        monkeypatch.setattr(best_model, name,
+                            lambda root, name=name, **kw: calls.append((name, root, kw)))
+    return calls
+
+
 @pytest.mark.parametrize("argv, called", [(["two-layer"], "two_layer"),
                                           (["best", "--data", "d"], "train_best"),
                                           (["ablation"], "run_ablation")])
 def test_each_experiment_runs_its_function_with_the_data_folder(monkeypatch, argv, called):
-    import best_model
-    calls = []
-    monkeypatch.setattr(experiments, "two_layer", lambda root: calls.append(("two_layer", root)))
-    for name in ("train_best", "run_ablation"):
-        monkeypatch.setattr(best_model, name, lambda root, name=name: calls.append((name, root)))
+    calls = fake_runs(monkeypatch)
     experiments.main(argv)
-    assert calls == [(called, "d" if "--data" in argv else None)]
+    assert [c[:2] for c in calls] == [(called, "d" if "--data" in argv else None)]
+
+
+def test_max_runs_reaches_the_ablation_and_nothing_else(monkeypatch, capsys):
+    """A session trains a slice of the ablation: --max-runs N is handed to run_ablation (None
+    without it); other experiments, and a negative N, are refused."""
+    calls = fake_runs(monkeypatch)
+    experiments.main(["ablation", "--max-runs", "3"])
+    experiments.main(["ablation"])
+    assert [c[2] for c in calls] == [{"max_runs": 3}, {"max_runs": None}]
+    for argv in (["best", "--max-runs", "3"], ["ablation", "--max-runs", "-1"]):
+        with pytest.raises(SystemExit):
+            experiments.main(argv)
+        assert "--max-runs" in capsys.readouterr().err
+    assert len(calls) == 2
 
 
 def test_two_layer_imports_neither_convnet_nor_best_model():
