@@ -161,3 +161,50 @@ def test_the_ablation_has_a_table_of_its_own():
     assert "3 epochs of 8,000 training images at widths 64/128/128" in text
     assert "best\\_model\\_ablation" not in text[:text.index(r"\newcommand{\ablationSetup}")]
     assert r"\emph{Ablation pending" in make_results_table.render({"best_model": {}})
+
+
+def validation_ablation(runs_done=3, runs_total=4):
+    """An ablation entry scored on validation: the whole recipe with seeds 0 and 1, no Dirac
+    init with seed 0 only, lookahead with no run yet."""
+    whole = [{"seed": s, "val_acc": acc, "wall_time_s": t, "tta": {"none": acc, "flip": acc + 0.01}}
+             for s, acc, t in ((0, 0.80, 1500.0), (1, 0.82, 1620.0))]
+    return {"rows": {"whole recipe": {"changed": {}, "runs": whole},
+                     "lookahead on": {"changed": {"lookahead_every": 10}, "runs": []},
+                     "no Dirac init": {"changed": {"dirac": False},
+                                       "runs": [{"seed": 0, "val_acc": 0.70, "wall_time_s": 1440.0}]}},
+            "scored_on": "validation", "num_training": 45000, "num_validation": 5000,
+            "seeds": [0, 1], "runs_done": runs_done, "runs_total": runs_total,
+            "complete": runs_done == runs_total,
+            "settings": {"widths": [64, 256, 256], "num_epochs": 9}}
+
+
+def ablation_body(text):
+    return text[text.index(r"\newcommand{\ablationTableBody}"):].split("\n}\n", 1)[0]
+
+
+def test_an_ablation_on_validation_shows_each_rows_seed_mean_change_and_spread():
+    text = make_results_table.render({"best_model_ablation": validation_ablation()})
+    body = ablation_body(text).splitlines()[1:]
+    assert body == [r"whole recipe & 81.0\% & 0.0 & 2.0 & 26.0\,min \\",
+                    r"no Dirac init & 70.0\% & -11.0 & --- & 24.0\,min \\",
+                    r"whole recipe, test-time views \texttt{none} & 81.0\% & 0.0 & 2.0 & --- \\",
+                    r"whole recipe, test-time views \texttt{flip} & 82.0\% & +1.0 & 2.0 & --- \\",
+                    r"\multicolumn{5}{@{}l}{\emph{3 of 4 runs done}} \\"]
+    assert ("9 epochs of 45,000 training images at widths 64/256/256, scored on 5,000 "
+            "validation images, seeds 0 and 1") in text
+    assert "tested on" not in text
+
+
+def test_a_complete_ablation_has_no_note_and_no_whole_recipe_no_changes():
+    entry = validation_ablation(runs_done=4, runs_total=4)
+    assert "runs done" not in ablation_body(make_results_table.render({"best_model_ablation": entry}))
+    entry["rows"]["whole recipe"]["runs"] = []
+    body = ablation_body(make_results_table.render({"best_model_ablation": entry}))
+    assert body.splitlines()[1:] == [r"no Dirac init & 70.0\% & --- & --- & 24.0\,min \\"]
+
+
+def test_an_ablation_on_validation_rejects_accuracies_in_percent():
+    entry = validation_ablation()
+    entry["rows"]["no Dirac init"]["runs"][0]["val_acc"] = 70.0
+    with pytest.raises(ValueError, match="no Dirac init"):
+        make_results_table.render({"best_model_ablation": entry})

@@ -17,11 +17,17 @@ Format of results/results.json (every field optional unless noted)::
       "cnn_three_layer": ENTRY,   # Problem 4.4.6
       "best_model":      ENTRY,   # Problem 4.4.7 (extra credit), test on all 10,000 images
       "best_model_ablation": {    # its ablation: a table of its own (\\ablationTableBody)
-        "rows": {"whole recipe": {"test_acc": 0.8, "wall_time_s": 240,
-                                  "tta": {"none": 0.8, "flip": 0.81}},
-                 "no lookahead": {"test_acc": 0.79, "wall_time_s": 238, "changed": {...}}},
-        "num_training": 8000, "num_test": 10000, "settings": {"widths": [64, 128, 128], ...}}
+        "rows": {"whole recipe": {"changed": {}, "runs": [
+                     {"seed": 0, "val_acc": 0.85, "wall_time_s": 1580,
+                      "tta": {"none": 0.85, "flip": 0.86}}, {"seed": 1, ...}]},
+                 "no Dirac init": {"changed": {"dirac": false}, "runs": [...]}},
+        "scored_on": "validation", "num_training": 45000, "num_validation": 5000,
+        "seeds": [0, 1], "runs_done": 14, "runs_total": 14, "complete": true,
+        "settings": {"widths": [64, 256, 256], "num_epochs": 9, ...}}
     }
+
+An older ablation entry, scored on the test set, had one run a row: {"test_acc": 0.8,
+"wall_time_s": 240, "tta": {...}} in place of "runs", and "num_test"; it is shown as before.
 
     ENTRY = {
       "train_acc": 0.61,          # accuracies are fractions in [0, 1]
@@ -218,8 +224,9 @@ def render(results: Optional[Dict[str, Any]]) -> str:
 
 
 def ablation_macros(entry: Optional[Dict[str, Any]]) -> List[str]:
-    """\\ablationTableBody (name & test accuracy & change against the whole recipe &
-    training time, then one row per set of test-time views) and \\ablationSetup."""
+    """\\ablationTableBody and \\ablationSetup of the ablation entry: one scored on validation
+    (ablation_macros_scored_on_validation) or an older one scored on the test set
+    (ablation_macros_scored_on_test)."""
     if entry is None:
         return [r"\newcommand{\ablationSetup}{\emph{pending}}",
                 r"\newcommand{\ablationTableBody}{\multicolumn{4}{@{}c@{}}{\emph{Ablation "
@@ -227,6 +234,15 @@ def ablation_macros(entry: Optional[Dict[str, Any]]) -> List[str]:
     rows = entry.get("rows") if isinstance(entry, dict) else None
     if not isinstance(rows, dict) or "whole recipe" not in rows:
         raise ValueError("best_model_ablation.rows must hold a 'whole recipe' row")
+    if "test_acc" in rows["whole recipe"]:
+        return ablation_macros_scored_on_test(entry)
+    return ablation_macros_scored_on_validation(entry)
+
+
+def ablation_macros_scored_on_test(entry: Dict[str, Any]) -> List[str]:
+    """An older ablation, one run a row scored on the test set: name & test accuracy & change
+    against the whole recipe & training time, then one row per set of test-time views."""
+    rows = entry["rows"]
     whole = rows["whole recipe"]["test_acc"]
     body = []
     for name, row in rows.items():
@@ -243,6 +259,52 @@ def ablation_macros(entry: Optional[Dict[str, Any]]) -> List[str]:
              f"training images at widths {widths}, tested on {entry.get('num_test', 0):,} images")
     return ([r"\newcommand{\ablationSetup}{%s}" % setup,
              r"\newcommand{\ablationTableBody}{%"] + body + ["}"])
+
+
+def ablation_macros_scored_on_validation(entry: Dict[str, Any]) -> List[str]:
+    """An ablation scored on validation, each row run with several seeds: name & mean validation
+    accuracy & change against the whole recipe's mean & seed spread (max - min) & mean training
+    time of a run, for the rows with a run done; then one row per set of test-time views of the
+    whole recipe's runs; then, while runs are missing, a note saying how many are done."""
+    rows = entry["rows"]
+    whole = mean_of(rows["whole recipe"].get("runs") or [], "val_acc")
+    body = []
+    for name, row in rows.items():
+        runs = row.get("runs") or []
+        if runs:
+            where = f"best_model_ablation.rows.{name}"
+            body.append(seed_cells(tex_escape(name), [r["val_acc"] for r in runs], whole, where)
+                        + f" & {fmt_time(mean_of(runs, 'wall_time_s'), where)} \\\\")
+    whole_runs = rows["whole recipe"].get("runs") or []
+    for views in (whole_runs[0].get("tta", {}) if whole_runs else {}):
+        label = f"whole recipe, test-time views \\texttt{{{tex_escape(views)}}}"
+        body.append(seed_cells(label, [r["tta"][views] for r in whole_runs], whole,
+                               "best_model_ablation.tta") + " & --- \\\\")
+    done, total = entry.get("runs_done", 0), entry.get("runs_total", 0)
+    if not entry.get("complete"):
+        body.append(r"\multicolumn{5}{@{}l}{\emph{%d of %d runs done}} \\" % (done, total))
+    settings = entry.get("settings", {})
+    widths = "/".join(str(w) for w in settings.get("widths", ["?"]))
+    seeds = " and ".join(str(s) for s in entry.get("seeds", []))
+    setup = (f"{settings.get('num_epochs', '?')} epochs of {entry.get('num_training', 0):,} "
+             f"training images at widths {widths}, scored on {entry.get('num_validation', 0):,} "
+             f"validation images, seeds {seeds}")
+    return ([r"\newcommand{\ablationSetup}{%s}" % setup,
+             r"\newcommand{\ablationTableBody}{%"] + body + ["}"])
+
+
+def mean_of(runs: List[Dict[str, Any]], field: str) -> Optional[float]:
+    """The mean of field over runs (None without runs)."""
+    return sum(r[field] for r in runs) / len(runs) if runs else None
+
+
+def seed_cells(label: str, accuracies: List[float], whole: Optional[float], where: str) -> str:
+    """label & mean accuracy & change against whole & spread (max - min, in points; --- with
+    one accuracy), without the row's end."""
+    mean = sum(accuracies) / len(accuracies)
+    change = "---" if whole is None else fmt_change(mean - whole)
+    spread = f"{100 * (max(accuracies) - min(accuracies)):.1f}" if len(accuracies) > 1 else "---"
+    return f"{label} & {fmt_acc(mean, where)} & {change} & {spread}"
 
 
 def fmt_change(value: float) -> str:
