@@ -9,7 +9,7 @@ SHARED_CIFAR := $(abspath ../shared/datasets/cifar-10-batches-py)
 CIFAR10_DIR ?= $(if $(wildcard $(SHARED_CIFAR)/data_batch_1),$(SHARED_CIFAR),$(CURDIR)/datasets/cifar-10-batches-py)
 export CIFAR10_DIR
 
-.PHONY: all test venv build data latex lab two-layer best ablation search search-postgres notebooks notebooks-quick writeup submission draft bench clean
+.PHONY: all test venv build data latex lab two-layer best ablation search search-postgres notebooks notebooks-quick writeup submission draft bench bench-torch clean
 
 all: data build notebooks writeup draft
 
@@ -95,6 +95,16 @@ draft: venv
 
 bench: build
 	$(PY) benchmarks/bench_conv.py
+
+# A separate venv with PyTorch (CPU) for the comparison benchmarks only (benchmarks/README.md);
+# the project never imports torch.
+TORCH_VENV := .venv-torch
+bench-torch: $(TORCH_VENV)/.installed
+
+$(TORCH_VENV)/.installed: benchmarks/requirements-torch.txt
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-torch.txt
+	touch $@
 
 clean:
 	rm -rf build *.so im2col_cython.c nhwc_cython.c .pytest_cache
