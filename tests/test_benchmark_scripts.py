@@ -1,0 +1,81 @@
+"""The PyTorch benchmark scripts stay outside the project: their --help runs where torch is
+missing, and no project module imports torch. With the benchmark venv (make bench-torch),
+the tests marked torch run the scripts' quick modes."""
+import ast
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+import data_utils
+
+SCRIPTS = ["benchmarks/airbench94_torch.py", "benchmarks/bench_torch_step.py"]
+TORCH_PYTHON = os.path.join(ROOT, ".venv-torch", "bin", "python")
+needs_torch_venv = pytest.mark.skipif(not os.path.isfile(TORCH_PYTHON),
+                                      reason=".venv-torch missing (make bench-torch)")
+
+# Runs a script as __main__ in an interpreter where `import torch` raises ImportError.
+WITHOUT_TORCH = ("import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
+                 "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def imported_modules(path):
+    """Top-level names of every module the file at path imports, anywhere in it."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_runs_without_torch(script):
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, os.path.join(ROOT, script), "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--quick" in done.stdout
+
+
+def test_no_project_module_imports_torch():
+    modules = sorted(glob.glob(os.path.join(ROOT, "*.py")))
+    assert modules
+    importers = [os.path.basename(m) for m in modules if "torch" in imported_modules(m)]
+    assert importers == []
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+@needs_torch_venv
+def test_airbench94_quick_writes_its_record(tmp_path):
+    root = data_utils.cifar10_dir()
+    if not data_utils.has_cifar10(root):
+        pytest.skip(f"CIFAR-10 not found in {root}")
+    out = tmp_path / "airbench.json"
+    done = subprocess.run([TORCH_PYTHON, os.path.join(ROOT, SCRIPTS[0]), "--quick", "--val", "500",
+                           "--data", root, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(out.read_text())
+    [epoch] = record["per_epoch"]
+    assert epoch["epoch"] == 1 and epoch["steps"] == 10 and epoch["seconds"] > 0
+    for accuracy in (epoch["val_acc"], epoch["test_acc"], record["test_acc"], record["test_acc_views"]):
+        assert 0 <= accuracy <= 1
+    assert record["test_acc"] == epoch["test_acc"]
+    assert record["wall_seconds"] >= record["train_seconds"] > 0
+
+
+@pytest.mark.torch
+@needs_torch_venv
+def test_bench_torch_step_quick_prints_its_table():
+    done = subprocess.run([TORCH_PYTHON, os.path.join(ROOT, SCRIPTS[1]), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    batch, *numbers = done.stdout.strip().splitlines()[-1].split()
+    assert batch == "8" and len(numbers) == 5 and all(float(n) > 0 for n in numbers)
