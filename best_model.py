@@ -41,9 +41,10 @@ from validate import nonnegative_int
 # applied through the momentum, is a decoupled decay of about 0.0089 * learning rate
 # per step. BN biases learn 64 times faster, without decay. Lookahead every 10 steps of
 # 512 is airbench94's every 5 steps of 1024. whiten, dirac, augment and lookahead_every
-# switch tricks off for the ablation (whiten=False: frozen random filters instead). The
-# recipe leaves lookahead off (lookahead_every=0): an earlier ablation, scored on the test
-# set, measured it costing accuracy; that choice waits for the ablation on validation.
+# switch tricks off for the ablation (whiten=False: frozen random filters instead). Lookahead
+# is on: at the ablation's budget (9 epochs of the 45,000 images, seed 0) it scored 0.8932 on
+# validation against 0.8846 without (results.json, 'best_model_ablation'); an earlier
+# ablation, scored on the test set after 45 steps, had measured it costing accuracy.
 # num_epochs: the epochs that fit in 90 minutes at the engine's pace (about 176 s an epoch
 # of 45,000 images with the 5,000-image check), with a margin for a busier machine. alternate_flips: mirror each image in every
 # other epoch (augment.AlternatingFlips) instead of in a random half of each batch.
@@ -53,18 +54,17 @@ BEST = dict(widths=(64, 256, 256), batch_size=512, num_epochs=26, momentum=0.85,
             lr_per_example=1.465e-3, weight_decay=0.0089, bias_lr_scale=64.0,
             smoothing=0.2, head_scale=1 / 9, bn_momentum=0.4,
             schedule=((0, 0.2), (0.23, 1.0), (1, 0.07)), tta="flip_translate",
-            whitening_images=5000, lookahead_every=0, alternate_flips=True, whiten=True,
+            whitening_images=5000, lookahead_every=10, alternate_flips=True, whiten=True,
             dirac=True, augment=True, check_tta="none", seed=0)
 # What decided each setting of BEST: 'published' (airbench94's source), 'budget' (what fits
 # in 90 minutes at the measured pace), 'validation' (measured on the 5,000 held-out
-# images) or 'test set' (an earlier ablation scored on the test images, not yet redone on
-# validation). results.json records it; 'selected_on' says 'validation' only when no
+# images) or 'test set' (chosen by scoring test images; none is now). results.json records it; 'selected_on' says 'validation' only when no
 # setting was chosen on the test set.
 CHOICES = {"widths, batch_size, momentum, lr_per_example, weight_decay, bias_lr_scale, "
            "smoothing, head_scale, bn_momentum, schedule, tta, whitening_images, "
            "alternate_flips, whiten, dirac, augment": "published",
            "num_epochs": "budget",
-           "lookahead_every": "test set"}
+           "lookahead_every": "validation"}
 QUICK_BEST = dict(BEST, widths=(16, 32, 32), batch_size=50, num_epochs=3,
                   whitening_images=500)
 BEST_DATA_SIZES = dict(num_training=45000, num_validation=5000, num_test=10000)
@@ -277,7 +277,7 @@ QUICK_ABLATION_DATA_SIZES = dict(QUICK_BEST_DATA_SIZES, num_test=0)
 ABLATION_SEEDS = (0, 1)
 ABLATIONS = {
     "whole recipe": {},
-    "lookahead on": {"lookahead_every": 10},
+    "no lookahead": {"lookahead_every": 0},
     "no Dirac init": {"dirac": False},
     "random frozen filters, not whitening": {"whiten": False},
     "no label smoothing": {"smoothing": 0.0},
