@@ -75,8 +75,8 @@ BUDGETS = {
                   "fine": dict(num_train=None, num_epochs=pick(10, 2))},
     "fc": {"coarse": dict(num_train=pick(20000, None), num_epochs=pick(3, 2)),
            "fine": dict(num_train=None, num_epochs=pick(10, 2))},
-    # the ablation's runs (best_model.ABLATION_BASE: 3 epochs of 8,000 images, airbench93's
-    # widths), with BEST's mirroring and no lookahead, scored on 5,000 held-out images
+    # short runs (3 epochs of 8,000 images at airbench93's widths, the budget of an earlier
+    # ablation), with BEST's mirroring and no lookahead, scored on 5,000 held-out images
     # (quick mode: best_model.QUICK_BEST's widths, checked by a test). best_model is imported
     # only by the 4.4.7 functions below, so that the notebooks searching the fully connected
     # nets do not depend on the conv net and its compiled loops.

@@ -93,10 +93,11 @@ def plot_training(solvers, axes=None):
 
 
 def print_table(headers, rows, formats=None):
-    """Print rows under headers as aligned text; formats are per-column format specs."""
+    """Print rows under headers as aligned text; formats are per-column format specs (strings
+    print as they are, None as '-')."""
     formats = formats or [""] * len(headers)
-    cells = [[format(v, f) if not isinstance(v, str) else v for v, f in zip(row, formats)]
-             for row in rows]
+    cells = [["-" if v is None else v if isinstance(v, str) else format(v, f)
+              for v, f in zip(row, formats)] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
     for row in cells:

@@ -126,7 +126,7 @@ def test_quick_ablation_trains_every_row_with_each_seed_on_validation(cifar10, m
     for run in recorded["rows"]["whole recipe"]["runs"]:
         assert set(run["tta"]) == {"none", "flip", "flip_translate"}
         assert run["tta"]["none"] == run["val_acc"] > 0.15          # chance: 0.1
-    assert recorded["rows"]["lookahead on"]["changed"] == {"lookahead_every": 10}
+    assert recorded["rows"]["no lookahead"]["changed"] == {"lookahead_every": 0}
 
 
 def test_the_per_epoch_checks_use_the_views_of_check_tta():
@@ -143,8 +143,8 @@ def test_the_per_epoch_checks_use_the_views_of_check_tta():
 def test_the_ablation_is_the_recipe_for_a_third_of_its_epochs_on_its_split():
     """The base is BEST (quick: QUICK_BEST) but for its epochs, on BEST's training and
     validation images and no test image; each row changes one setting away from BEST's, and
-    the lookahead row pulls every 10 steps of 512 (airbench94's 5 of 1024) with BEST's
-    batch-norm momentum 0.4 (airbench94's 0.6 in PyTorch's convention)."""
+    the recipe pulls its lookahead every 10 steps of 512 (airbench94's 5 of 1024) with
+    batch-norm momentum 0.4 (airbench94's 0.6 in PyTorch's convention); a row switches it off."""
     assert best_model.ABLATION_BASE == dict(best_model.BEST, num_epochs=9)
     assert best_model.QUICK_ABLATION_BASE == dict(best_model.QUICK_BEST, num_epochs=1)
     assert best_model.ABLATION_DATA_SIZES == dict(best_model.BEST_DATA_SIZES, num_test=0)
@@ -154,7 +154,8 @@ def test_the_ablation_is_the_recipe_for_a_third_of_its_epochs_on_its_split():
     for name, change in best_model.ABLATIONS.items():
         assert all(best_model.BEST[k] != v for k, v in change.items()), name
         assert len(change) == (name != "whole recipe"), name
-    assert best_model.ABLATIONS["lookahead on"] == {"lookahead_every": 10}
+    assert best_model.ABLATIONS["no lookahead"] == {"lookahead_every": 0}
+    assert best_model.BEST["lookahead_every"] == 10
     assert best_model.BEST["bn_momentum"] == pytest.approx(1 - 0.6) and best_model.BEST["batch_size"] == 512
 
 
@@ -169,14 +170,14 @@ def test_each_ablation_changes_what_it_names():
     data = {"X_train": X, "y_train": np.arange(20) % 10, "X_val": X[:4], "y_val": np.arange(4)}
     base = dict(best_model.QUICK_ABLATION_BASE, whitening_images=20)
     whole = best_model.best_solver(data, base, verbose=False)
-    assert whole.lookahead is None and whole.model.dirac and whole.model.augment
+    assert whole.lookahead.every == 10 and whole.model.dirac and whole.model.augment
     assert isinstance(whole.settings["before_epoch"], AlternatingFlips) and not whole.model.flip
     np.testing.assert_allclose(whole.model.whiten, whitening_filters(X), rtol=1e-5)
     for name, change in best_model.ABLATIONS.items():
         solver = best_model.best_solver(data, dict(base, **change), verbose=False)
         model = solver.model
         every = solver.lookahead.every if solver.lookahead else 0
-        assert every == change.get("lookahead_every", 0), name
+        assert every == change.get("lookahead_every", 10), name
         assert model.dirac == change.get("dirac", True) and model.augment == change.get("augment", True)
         assert model.smoothing == change.get("smoothing", base["smoothing"]), name
         assert np.allclose(model.whiten, whole.model.whiten) == change.get("whiten", True), name
@@ -195,7 +196,7 @@ def ablation_entry(whole_runs, dirac_runs):
                      **({"tta": {"none": acc, "flip": acc + 0.01}} if views else {}))
                 for seed, acc, t in given]
     return {"rows": {"whole recipe": {"changed": {}, "runs": runs(whole_runs, True)},
-                     "lookahead on": {"changed": {"lookahead_every": 10}, "runs": []},
+                     "no lookahead": {"changed": {"lookahead_every": 0}, "runs": []},
                      "no Dirac init": {"changed": {"dirac": False},
                                        "runs": runs(dirac_runs, False)}}}
 
@@ -300,7 +301,7 @@ def test_every_run_is_recorded_as_it_ends_and_a_rerun_trains_only_the_missing_on
     whole = entry["rows"]["whole recipe"]["runs"][0]
     assert whole["val_acc"] == 0.5 and whole["epochs"] == 1 and whole["wall_time_s"] == 30.0
     assert whole["tta"] == {"none": 0.5, "flip": 0.51, "flip_translate": 0.52}
-    assert "tta" not in entry["rows"]["lookahead on"]["runs"][0]
+    assert "tta" not in entry["rows"]["no lookahead"]["runs"][0]
 
     fake_training["trained"].clear()
     best_model.run_ablation()
@@ -319,9 +320,9 @@ def test_every_run_is_recorded_as_it_ends_and_a_rerun_trains_only_the_missing_on
 
 def test_a_changed_base_or_row_starts_over(fake_training, monkeypatch):
     best_model.run_ablation(max_runs=2)                   # whole recipe and lookahead, seed 0
-    monkeypatch.setitem(best_model.ABLATIONS, "lookahead on", {"lookahead_every": 5})
+    monkeypatch.setitem(best_model.ABLATIONS, "no lookahead", {"lookahead_every": 5})
     entry = best_model.run_ablation(max_runs=0)
-    assert entry["runs_done"] == 1 and not entry["rows"]["lookahead on"]["runs"]
+    assert entry["runs_done"] == 1 and not entry["rows"]["no lookahead"]["runs"]
     monkeypatch.setattr(best_model, "QUICK_ABLATION_BASE",
                         dict(best_model.QUICK_ABLATION_BASE, smoothing=0.1))
     assert best_model.run_ablation(max_runs=0)["runs_done"] == 0

@@ -69,6 +69,13 @@ def test_print_table_aligns_columns(capsys):
     assert lines == ["     name  value", "        a   0.50", "long name  12.25"]
 
 
+
+def test_print_table_prints_none_as_a_dash_and_strings_as_they_are(capsys):
+    print_table(["run", "change", "min"], [("whole", None, "-"), ("no flips", -0.0123, 4.0)],
+                ["", "+.4f", ".1f"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["     run   change  min", "   whole        -    -", "no flips  -0.0123  4.0"]
+
 def test_plot_grid_labels_each_cell_and_marks_divergence():
     acc = np.array([[1.0, np.nan], [0.25, 0.5]])
     ax = plot_grid(acc, (0.1, 0.2), (1e-3, 1e-2), title="grid")

@@ -229,7 +229,7 @@ def ablation_macros(entry: Optional[Dict[str, Any]]) -> List[str]:
     (ablation_macros_scored_on_test)."""
     if entry is None:
         return [r"\newcommand{\ablationSetup}{\emph{pending}}",
-                r"\newcommand{\ablationTableBody}{\multicolumn{4}{@{}c@{}}{\emph{Ablation "
+                r"\newcommand{\ablationTableBody}{\multicolumn{5}{@{}c@{}}{\emph{Ablation "
                 r"pending: run \texttt{python experiments.py ablation}.}} \\}"]
     rows = entry.get("rows") if isinstance(entry, dict) else None
     if not isinstance(rows, dict) or "whole recipe" not in rows:
