@@ -28,6 +28,14 @@ def blas_threads():
     return max([lib.num_threads for lib in _blas_controller().lib_controllers], default=1)
 
 
+def one_blas_thread():
+    """A context in which BLAS runs on one thread, for the small products beside the slices.
+    A product that OpenBLAS threads leaves its worker threads spinning for a while after it
+    returns, and they take the cores of the slices that follow (measured: a Winograd conv
+    ran no faster on 2 threads than on 1 until its filter transform ran on one thread)."""
+    return _blas_controller().limit(limits=1)
+
+
 def by_image_slices(work, m, threads=None, blas_products=True):
     """[work(lo, hi) for T slices lo:hi of the batch 0:m], T = min(threads (default: BLAS's
     thread count), m), the first on this thread and the others on a shared pool; BLAS runs

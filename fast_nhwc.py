@@ -41,7 +41,7 @@ so the process never runs more than T threads.
 
 import numpy as np
 
-from batch_slices import by_image_slices
+from batch_slices import by_image_slices, one_blas_thread
 from validate import (check_keys, conv_geometry, floor_pool_geometry, require, require_float,
                       require_shape)
 
@@ -263,17 +263,20 @@ def _winograd_applies(x_shape, theta_shape, field):
 
 def _winograd_filters(theta, dtype):
     """U (36, C, F) in dtype: U[6i + j, c, f] = (G theta[f, c] G^T)[i, j], i.e. one product
-    GG (36, 9) @ (9, C*F), GG = kron(G, G), in float64 (U is rounded once)."""
+    GG (36, 9) @ (9, C*F), GG = kron(G, G), in float64 (U is rounded once), on one BLAS
+    thread (batch_slices.one_blas_thread: the slices that follow need both cores)."""
     F, C = theta.shape[:2]
     g = np.ascontiguousarray(theta.transpose(2, 3, 1, 0), dtype=np.float64).reshape(9, C * F)
-    return (_GG @ g).astype(dtype).reshape(36, C, F)
+    with one_blas_thread():
+        return (_GG @ g).astype(dtype).reshape(36, C, F)
 
 
 def _winograd_filters_adjoint(dU, theta_shape):
     """dtheta (F, C, 3, 3) = G^T dU G per (c, f), the adjoint of _winograd_filters:
-    GG^T (9, 36) @ dU (36, C*F), in float64."""
+    GG^T (9, 36) @ dU (36, C*F), in float64, on one BLAS thread as _winograd_filters."""
     F, C = theta_shape[:2]
-    dg = _GG.T @ dU.reshape(36, C * F).astype(np.float64)
+    with one_blas_thread():
+        dg = _GG.T @ dU.reshape(36, C * F).astype(np.float64)
     return dg.reshape(3, 3, C, F).transpose(3, 2, 0, 1)
 
 

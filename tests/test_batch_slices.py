@@ -4,7 +4,7 @@ import threading
 
 from threadpoolctl import threadpool_limits
 
-from batch_slices import blas_threads, by_image_slices
+from batch_slices import blas_threads, by_image_slices, one_blas_thread
 
 
 def test_slices_cover_the_batch_in_order_at_once_on_as_many_threads_as_asked():
@@ -28,3 +28,11 @@ def test_blas_keeps_its_threads_when_the_work_calls_no_product():
     before = blas_threads()
     parts = by_image_slices(lambda lo, hi: blas_threads(), 4, threads=2, blas_products=False)
     assert parts == [before, before] and blas_threads() == before
+
+
+def test_one_blas_thread_holds_blas_to_one_thread_and_gives_the_rest_back():
+    with threadpool_limits(2):
+        before = blas_threads()
+        with one_blas_thread():
+            assert blas_threads() == 1
+        assert blas_threads() == before

@@ -398,3 +398,24 @@ def test_nan_passes_the_fused_relu_as_through_the_naive_layers(pool_param):
     out, _ = pool_bn_act_forward(x, np.ones(3), np.zeros(3), bn_param, pool_param)
     assert np.isnan(out[..., 1]).all()                    # the batch mean of channel 1 is NaN
     assert not np.isnan(out[..., [0, 2]]).any()
+
+
+def test_the_winograd_filter_transforms_run_on_one_blas_thread(monkeypatch):
+    """A threaded product beside the slices leaves OpenBLAS's threads spinning on the cores
+    the slices need (batch_slices.one_blas_thread): both float64 transforms of the filters
+    run on one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+    from batch_slices import blas_threads
+    seen = []
+    real_matmul = np.matmul
+
+    class RecordingGG(np.ndarray):
+        def __matmul__(self, other):
+            seen.append(blas_threads())
+            return real_matmul(np.asarray(self), other)
+    monkeypatch.setattr(fast_nhwc, "_GG", fast_nhwc._GG.view(RecordingGG))
+    theta = np.random.default_rng(0).standard_normal((8, 4, 3, 3))
+    with threadpool_limits(2):
+        U = fast_nhwc._winograd_filters(theta, np.float64)
+        fast_nhwc._winograd_filters_adjoint(np.asarray(U), theta.shape)
+    assert seen == [1, 1]
