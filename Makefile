@@ -75,7 +75,8 @@ search-postgres: data build
 
 # Execute the three notebooks on CIFAR-10 (in place, with HTML exports). Skips a notebook
 # whose saved outputs match the current code (FORCE=1 reruns it); long trainings resume
-# from checkpoints/.
+# from checkpoints/, and the best model is trained by `experiments.py best` (both cores)
+# before the notebook that resumes it. It first prints what will run.
 notebooks: data build
 	$(PY) run_notebooks.py $(if $(FORCE),--force)
 

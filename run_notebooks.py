@@ -17,6 +17,11 @@ skipped unless --force is given, so editing convnet.py reruns only
 ConvolutionalNetworks, the one notebook that imports it; and the long trainings resume from the Solver checkpoints in
 checkpoints/ when a run was cut short.
 
+Long trainings run first: before ConvolutionalNetworks (full mode), `python experiments.py
+best` trains the best model on both cores when its last epoch's checkpoint is missing
+(PREREQUISITES), and the notebook then resumes it instead of training it on its kernel's one
+BLAS thread. The plan printed before anything runs says so.
+
 Quick mode never writes the committed notebooks: its notebooks, HTML and
 results.json go to runs/quick/ (or --out-dir).
 
@@ -27,9 +32,12 @@ set from AUTHORS.
 """
 import argparse
 import ast
+import glob
 import hashlib
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -231,6 +239,39 @@ def last_run_seconds(path):
     return nbformat.read(path, as_version=4).metadata.get(METADATA_KEY, {}).get("wall_time_s")
 
 
+# A notebook that resumes a long training: before it runs (full mode), that training runs as
+# its own process on both cores when its last epoch's checkpoint is missing, so the notebook's
+# kernel (one BLAS thread) only reads it. name: (checkpoint glob, command, results key).
+PREREQUISITES = {"ConvolutionalNetworks.ipynb": (
+    "checkpoints/best-*_epoch_{num_epochs}.npz", ["experiments.py", "best"], "best_model")}
+
+
+def best_epochs():
+    """The number of epochs of the best model's recipe (best_model.BEST)."""
+    import best_model       # numpy and the layers: imported only when a plan needs them
+    return best_model.BEST["num_epochs"]
+
+
+def missing_prerequisite(name, quick, root=ROOT):
+    """The command (list) that must run before notebook name, or None: none in quick mode,
+    none when the notebook has no prerequisite or its final checkpoint exists in root."""
+    if quick or name not in PREREQUISITES:
+        return None
+    pattern, command, _ = PREREQUISITES[name]
+    done = glob.glob(os.path.join(root, pattern.format(num_epochs=best_epochs())))
+    return None if done else command
+
+
+def prerequisite_minutes(name, root=ROOT):
+    """Minutes the prerequisite's recorded run trained (results/results.json), or None."""
+    try:
+        with open(os.path.join(root, "results", "results.json")) as f:
+            entry = json.load(f).get(PREREQUISITES[name][2], {})
+        return entry["wall_time_s"] / 60
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def plan(names, quick, out_dir, force, root=ROOT):
     """The lines that say, before anything runs, which notebooks will execute and about how
     long they took last time; resumable work (runs/, checkpoints/) shortens them."""
@@ -245,6 +286,12 @@ def plan(names, quick, out_dir, force, root=ROOT):
         seconds = last_run_seconds(os.path.join(out_dir, os.path.basename(name)))
         took = "never run here" if seconds is None else f"its last run took {seconds / 60:.0f} min"
         lines.append(f"===   {name}: {took}")
+        command = missing_prerequisite(name, quick, root)
+        if command:
+            minutes = prerequisite_minutes(name, root)
+            about = "" if minutes is None else f", about {minutes:.0f} min of training as recorded"
+            lines.append(f"===     first `python {' '.join(command)}` trains what it resumes, "
+                         f"on both cores{about}")
     if not quick:
         kept = [d for d in ("runs", "checkpoints") if os.path.isdir(os.path.join(root, d))]
         lines.append("===   searches and trainings resume from what " + " and ".join(
@@ -274,6 +321,10 @@ def run(names=NOTEBOOKS, quick=None, out_dir=None, force=False, root=ROOT, timeo
             print(f"=== {name}: outputs are current, skipped (--force reruns it)")
             times[name] = None
             continue
+        command = missing_prerequisite(name, quick, root)
+        if command:
+            print(f"=== {name} resumes `python {' '.join(command)}`: running it first", flush=True)
+            subprocess.run([sys.executable, *command], cwd=root, check=True)
         print(f"=== {name}: executing ({'quick' if quick else 'full'} mode) -> "
               f"{os.path.relpath(target, root)}", flush=True)
         times[name] = execute(source, target, quick, root, timeout)

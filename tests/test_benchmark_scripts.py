@@ -79,3 +79,43 @@ def test_bench_torch_step_quick_prints_its_table():
     assert done.returncode == 0, done.stderr
     batch, *numbers = done.stdout.strip().splitlines()[-1].split()
     assert batch == "8" and len(numbers) == 5 and all(float(n) > 0 for n in numbers)
+
+
+# ---------------------------------------------------------------- plot_reference.py
+
+def write_records(tmp_path, num_val_ours=5000, num_val_ref=5000):
+    ours = {"best_model": {"val_acc_history": [0.1, 0.6, 0.8], "epoch_times_s": [60.0, 90.0],
+                           "data_sizes": {"num_validation": num_val_ours},
+                           "hyperparameters": {"widths": [64, 256, 256]}}}
+    reference = {"args": {"val": num_val_ref, "epochs": 2.0},
+                 "per_epoch": [{"epoch": 1, "seconds": 30.0, "val_acc": 0.7},
+                               {"epoch": 2, "seconds": 30.0, "val_acc": 0.85}]}
+    paths = tmp_path / "ours.json", tmp_path / "ref.json"
+    for path, record in zip(paths, (ours, reference)):
+        path.write_text(json.dumps(record))
+    return [str(p) for p in paths]
+
+
+def run_plot(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks/plot_reference.py"),
+                           *args], capture_output=True, text=True, timeout=120)
+
+
+def test_plot_reference_draws_both_curves_and_prints_them(tmp_path):
+    ours, ref = write_records(tmp_path)
+    done = run_plot("--ours", ours, "--reference", ref, "--out", str(tmp_path / "c.png"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("  ")]
+    # ours: epochs 0, 1, 2 at 0, 1, 2.5 minutes; the reference: epochs 1, 2 at 0.5, 1 minutes
+    assert ["2", "2.5", "0.8000"] in rows and ["1", "0.5", "0.7000"] in rows
+    assert ["2", "1.0", "0.8500"] in rows
+
+
+def test_plot_reference_refuses_different_validation_sets_and_bad_records(tmp_path):
+    ours, ref = write_records(tmp_path, num_val_ref=1000)
+    done = run_plot("--ours", ours, "--reference", ref, "--out", str(tmp_path / "c.png"))
+    assert done.returncode != 0 and "different validation sets" in done.stderr
+    done = run_plot("--ours", ref, "--reference", ref, "--out", str(tmp_path / "c.png"))
+    assert done.returncode != 0 and "not a best-model record" in done.stderr
+    assert not (tmp_path / "c.png").exists()

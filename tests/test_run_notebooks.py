@@ -158,3 +158,28 @@ def test_only_convolutional_networks_depends_on_the_fast_net_and_the_extension(
         notebook, filename, depends):
     nb = nbformat.read(os.path.join(run_notebooks.ROOT, notebook), as_version=4)
     assert (filename in run_notebooks.dependencies(nb)) == depends
+
+
+def test_a_notebook_that_resumes_a_training_runs_it_first_in_full_mode(project, capsys,
+                                                                        monkeypatch):
+    (project / "trainer.py").write_text(
+        "import os\nos.makedirs('ckpt', exist_ok=True)\n"
+        "open('ckpt/net_epoch_3.npz', 'w').close()\nprint('trained')\n")
+    monkeypatch.setitem(run_notebooks.PREREQUISITES, "Tiny.ipynb",
+                        ("ckpt/net_epoch_{num_epochs}.npz", ["trainer.py"], "tiny"))
+    monkeypatch.setattr(run_notebooks, "best_epochs", lambda: 3)
+    assert run_notebooks.missing_prerequisite("Tiny.ipynb", quick=True, root=str(project)) is None
+    assert run_notebooks.missing_prerequisite("Other.ipynb", quick=False, root=str(project)) is None
+    assert run_notebooks.missing_prerequisite("Tiny.ipynb", quick=False,
+                                              root=str(project)) == ["trainer.py"]
+
+    out = project / "out"
+    run_notebooks.run(["Tiny.ipynb"], quick=False, out_dir=str(out), root=str(project))
+    said = capsys.readouterr().out
+    assert "first `python trainer.py` trains what it resumes, on both cores" in said
+    assert said.index("running it first") < said.index("Tiny.ipynb: executing")
+    assert (project / "ckpt" / "net_epoch_3.npz").exists()
+    # Trained: a forced rerun executes the notebook alone.
+    run_notebooks.run(["Tiny.ipynb"], quick=False, out_dir=str(out), root=str(project), force=True)
+    said = capsys.readouterr().out
+    assert "trainer.py" not in said and "Tiny.ipynb: executing" in said
