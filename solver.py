@@ -76,7 +76,8 @@ class Solver:
                          accuracies are recorded and its checkpoint written; an exception
                          it raises stops training there (a search prunes a hopeless trial
                          this way).
-      print_every:       print the loss every this many steps (with verbose).
+      print_every:       print the loss every this many steps (with verbose), with the
+                         step's place in its epoch and about how long the epoch has left.
       verbose:           print progress. The printed lines (the epochs' accuracies, the
                          losses at print_every) are kept in solver.log, checkpointed, and
                          printed again, marked '[recorded] ', by resume().
@@ -284,7 +285,9 @@ class Solver:
         for i in range(self.iterations_per_epoch):
             self._step(order[i * self.batch_size:(i + 1) * self.batch_size])
             if self.t % self.print_every == 0:
-                self._say(f"(Iteration {self.t} / {clock[2]}) loss: {self.loss_history[-1]:f}")
+                self._say(f"(Iteration {self.t} / {clock[2]}) loss: {self.loss_history[-1]:f}"
+                          + _epoch_progress(i + 1, self.iterations_per_epoch, self.epoch + 1,
+                                            time.time() - epoch_start))
         self.epoch += 1
         for config in self.optim_configs.values():
             if "learning_rate" in config:
@@ -582,6 +585,12 @@ def _model_config(model):
         elif hasattr(value, "params") and hasattr(value, "loss"):
             config[name] = _model_config(value)
     return config
+
+
+def _epoch_progress(steps_done, steps, epoch, seconds):
+    """'  [epoch e: done/steps steps, about Ns to its end]': where a step falls in its epoch."""
+    left = seconds / steps_done * (steps - steps_done)
+    return f"  [epoch {epoch}: {steps_done}/{steps} steps, about {left:.0f}s to its end]"
 
 
 def _fingerprint(model, data, settings):

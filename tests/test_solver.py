@@ -1,6 +1,7 @@
 """solver.py: epoch arithmetic, histories, best parameters, divergence, checkpoints."""
 import glob
 import os
+import re
 
 import numpy as np
 import pytest
@@ -98,6 +99,9 @@ def test_progress_is_printed(capsys):
     out = capsys.readouterr().out
     assert "(Iteration 5 / 10) loss:" in out
     assert "(Epoch 1 / 1) train acc:" in out and "elapsed" in out
+    # inside an epoch: where the step falls in it and about how long the epoch has left
+    assert re.search(r"\(Iteration 5 / 10\) loss: [\d.]+  \[epoch 1: 5/10 steps, about \d+s "
+                     r"to its end\]", out)
 
 
 def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
