@@ -262,7 +262,7 @@ def test_the_recipe_search_prose_matches_its_printed_table():
     steps = search.BEST_SEARCH_SIZES["num_training"] // best_model.BEST["batch_size"]
     assert steps * search.BUDGETS["best"]["coarse"]["num_epochs"] == 45          # "45 steps"
     assert (best_model.BEST_DATA_SIZES["num_training"] // best_model.BEST["batch_size"]
-            * best_model.BEST["num_epochs"]) == 2262                              # "the 2,262"
+            * best_model.BEST["num_epochs"]) == 3132                              # "the 3,132"
 
 
 def test_the_two_layer_search_prose_matches_its_printed_tables():
@@ -313,3 +313,58 @@ def test_the_fc_search_prose_matches_its_printed_tables():
     train, val = map(float, re.search(r"at the last epoch \(20\): training accuracy ([0-9.]+) .*"
                                       r"validation accuracy ([0-9.]+)", text_outputs(record)).groups())
     assert 0.12 <= train - val <= 0.16
+
+
+def gradient_report(cell):
+    """{(heading, parameter): (worst entry's relative error, norm-wise error)} of a cell that
+    prints checks.report lines, keyed by the last line above them that is not one."""
+    found, heading = {}, ""
+    for line in text_outputs(cell).splitlines():
+        m = re.match(r"\s+(\w+)\s+relative error ([0-9.e+-]+)\s+\(norm-wise ([0-9.e+-]+)\)", line)
+        if m:
+            found[heading, m.group(1)] = float(m.group(2)), float(m.group(3))
+        else:
+            heading = line.strip()
+    return found
+
+
+def checks_cell(name, net):
+    return next(c for c in code_cells(name)
+                if "model_gradient_errors" in c.source and f"{net}(" in c.source)
+
+
+def test_the_dropout_check_prose_matches_its_report():
+    """Dropout: every worst entry at or below 3e-8 but theta2 at p = 0.25, 2.0e-7, whose
+    norm-wise error is 2.9e-11."""
+    report = gradient_report(checks_cell("Dropout.ipynb", "FullyConnectedNet"))
+    assert len(report) == 18
+    outliers = {k: v for k, v in report.items() if v[0] > 3e-8}
+    assert list(outliers) == [("dropout p = 0.25: initial loss 1.8086", "theta2")]
+    worst, normwise = outliers["dropout p = 0.25: initial loss 1.8086", "theta2"]
+    assert f"{worst:.1e}" == "2.0e-07" and f"{normwise:.1e}" == "2.9e-11"
+
+
+def test_the_whitened_net_check_prose_matches_its_report():
+    """4.4.7: every worst entry below 1e-6 but theta4 (6.3e-6) and theta5 (8.4e-6), whose
+    norm-wise errors (1.6e-9, 2.1e-9) are of the same order as every other parameter's."""
+    report = {p: v for (_, p), v in gradient_report(checks_cell("ConvolutionalNetworks.ipynb", "WhitenedConvNet")).items()}
+    outliers = {p: v for p, v in report.items() if v[0] >= 1e-6}
+    assert sorted(outliers) == ["theta4", "theta5"]
+    assert [f"{outliers[p][0]:.1e}" for p in ("theta4", "theta5")] == ["6.3e-06", "8.4e-06"]
+    assert [f"{outliers[p][1]:.1e}" for p in ("theta4", "theta5")] == ["1.6e-09", "2.1e-09"]
+    normwise = [v[1] for v in report.values()]
+    assert max(normwise) == outliers["theta5"][1] and min(normwise) > 1e-10
+
+
+def test_the_writeup_gradient_check_summary_matches_every_report():
+    """Writeup 4.3: every worst entry below 1e-6 but the fast net's two (the test above), the
+    norm-wise errors between 1e-11 and 3e-9 throughout."""
+    report = {}
+    for name in NOTEBOOKS:
+        for cell in code_cells(name):
+            report.update({(name, cell.execution_count) + k: v
+                           for k, v in gradient_report(cell).items()})
+    assert len(report) >= 50
+    above = sorted(k[-1] for k, (worst, _) in report.items() if worst >= 1e-6)
+    assert above == ["theta4", "theta5"]
+    assert all(1e-11 <= normwise <= 3e-9 for _, normwise in report.values())
