@@ -208,3 +208,24 @@ def test_an_ablation_on_validation_rejects_accuracies_in_percent():
     entry["rows"]["no Dirac init"]["runs"][0]["val_acc"] = 70.0
     with pytest.raises(ValueError, match="no Dirac init"):
         make_results_table.render({"best_model_ablation": entry})
+
+
+def test_the_current_recipes_run_in_the_prose_is_its_record():
+    """4.4.7's answer quotes the 36-epoch run from results/best_model-36epochs.json: its
+    epochs, minutes, median epoch, peak memory, validation and test accuracies (with and
+    without the views) and its single test evaluation."""
+    import statistics
+
+    with open(ROOT / "results" / "best_model-36epochs.json") as f:
+        run = json.load(f)["best_model"]
+    text = " ".join((WRITEUP / "sections" / "p4_answers.tex").read_text().split())
+    assert run["test_evaluations"] == 1 and run["selected_on"] == "validation"
+    quoted = [f"trained {run['epochs']} epochs in {run['wall_time_s'] / 60:.1f} minutes",
+              f"median {statistics.median(run['epoch_times_s']):.0f} s an epoch",
+              f"peak memory {run['peak_memory_mib'] / 1024:.1f}\\,GiB",
+              f"scored {100 * run['val_acc']:.2f}\\% on the 5{{,}}000 validation images",
+              f"{100 * run['test_acc']:.2f}\\% on the 10{{,}}000 test images",
+              f"({100 * run['test_acc_no_tta']:.2f}\\% without the test-time views)"]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, missing
+    assert f"best\\_model.BEST}}, {run['epochs']} epochs" in text
