@@ -265,11 +265,11 @@ def check_storage(url):
 def reporter(trial):
     """A Solver after_epoch function: keep the validation curve so far in the trial, report
     its latest accuracy, and stop the run (optuna.TrialPruned) when the pruner says it is
-    behind."""
+    behind. After the last epoch there is nothing left to save: the trial completes."""
     def after_epoch(solver):
         trial.set_user_attr("val_acc_history", solver.val_acc_history)
         trial.report(solver.val_acc_history[-1], step=solver.epoch)
-        if trial.should_prune():
+        if solver.epoch < solver.num_epochs and trial.should_prune():
             raise optuna.TrialPruned(f"epoch {solver.epoch}: validation accuracy "
                                      f"{solver.val_acc_history[-1]:.3f} below the median")
     return after_epoch
@@ -507,11 +507,13 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
     if stage == "coarse" and start_point(name) is not None and not study.trials:
         study.enqueue_trial(start_point(name))
     done = _finished(study)
-    print(f"study {study.study_name} in {_shown(storage)}: {done} trials done, {n_trials} asked"
+    print(f"study {study.study_name} in {_shown(storage)}: {done} of the {n_trials} trials "
+          f"asked finished (complete or pruned)" + _unfinished(study)
           + (f"; running the rest with {workers} worker(s)" if done < n_trials else ""), flush=True)
     if space is None:
         space = SPACES[name] if stage == "coarse" else \
             narrow(SPACES[name], open_study(name, "coarse", storage, seed, grace))
+    print(describe_search(space, BUDGETS[name][stage]), flush=True)
     fail_dead_trials(study, grace)
     with _experimental_allowed():
         optuna.storages.fail_stale_trials(study)
@@ -529,6 +531,36 @@ def run_search(name, n_trials, stage="coarse", workers=1, storage=None, seed=0, 
     return open_study(name, stage, storage, seed, grace)
 
 
+def _unfinished(study):
+    """', besides: N failed, M waiting' for the trials of study that did not finish, or ''."""
+    counts = {state: sum(t.state.name.lower() == state for t in study.trials)
+              for state in ("fail", "waiting", "running")}
+    shown = [f"{n} {'failed' if state == 'fail' else state}" for state, n in counts.items() if n]
+    return f", besides: {', '.join(shown)}" if shown else ""
+
+
+def describe_search(space, budget):
+    """Two lines: each hyperparameter's range and scale ('log': drawn log-uniformly), and
+    what every trial trains (the stage's budget: training images, epochs, widths)."""
+    ranges = "; ".join(f"{key.replace('_', ' ')} {low:g} to {high:g} ({scale})"
+                       for key, (low, high, scale) in space.items())
+    labels = {"num_train": "training images", "num_epochs": "epochs"}
+    trains = ", ".join(f"{labels.get(key, key)} {'all' if value is None else value}"
+                       for key, value in budget.items())
+    return f"space: {ranges}\neach trial trains: {trains or 'what the experiment sets'}"
+
+
+# What each state in a table of trials means, printed under a table that shows it.
+STATE_NOTES = {
+    "pruned": "pruned: stopped by the median pruner after the epochs shown, below the median "
+              "of the earlier trials at the same epoch",
+    "fail": "fail: the trial diverged (a loss that is not finite) or its worker was killed; "
+            "a killed trial is queued again once, as a new row",
+    "waiting": "waiting: queued again after a failure, not yet trained",
+    "running": "running: in training now, or left by a worker killed since",
+}
+
+
 def trials_table(study):
     """Rows (number, state, params..., best val acc, epochs run, seconds, worker)."""
     rows = []
@@ -543,13 +575,16 @@ def trials_table(study):
 
 def print_trials(study):
     """The study's trials as a table: settings, best validation accuracy, epochs run,
-    seconds and state (complete, pruned, or fail: diverged or killed)."""
+    seconds and state (complete, pruned, fail, waiting), and under it what each state other
+    than complete means (STATE_NOTES)."""
     rows = trials_table(study)
     names = [n for n in SPACES[_experiment(study)] if any(n in r for r in rows)]
     print_table(["trial", *[n.replace("_", " ") for n in names], "val acc", "epochs", "s", "state"],
                 [(r["number"], *[r.get(n, np.nan) for n in names], r["val_acc"], r["epochs"],
                   r["wall_time_s"], r["state"]) for r in rows],
                 ["d", *[".3g"] * len(names), ".3f", "d", ".0f", ""])
+    for state in sorted({r["state"] for r in rows} & set(STATE_NOTES)):
+        print(STATE_NOTES[state])
 
 
 def plot_trials(studies, axes=None):

@@ -92,6 +92,42 @@ def test_the_reporter_reports_every_epoch_and_prunes_when_told():
     assert len(pruned.user_attrs["val_acc_history"]) == 2
 
 
+class PrunesAtTheLastEpoch(FakeTrial):
+    def should_prune(self):
+        return len(self.reports) == 3
+
+
+def test_the_reporter_never_prunes_a_trial_that_ran_all_its_epochs():
+    trial = PrunesAtTheLastEpoch(prune=True)
+    solver = toy_solver(search.reporter(trial)).train()
+    assert solver.epoch == 3 and [step for step, _ in trial.reports] == [1, 2, 3]
+
+
+def test_a_search_says_what_it_searches_and_what_its_trials_did_not_finish(monkeypatch,
+                                                                         tmp_path, capsys):
+    """The header counts the trials that finished against those asked, names the failed ones
+    besides, and prints the space and the budget; the table explains each state it shows."""
+    def objective(trial, data, space, budget):
+        if trial.number == 1:
+            raise FloatingPointError("loss became inf")
+        trial.set_user_attr("val_acc_history", [0.1, 0.5])
+        return 0.5
+    monkeypatch.setitem(search.SPACES, "toy", {"learning_rate": (1e-4, 10.0, "log"),
+                                               "p": (0.0, 0.5, "linear")})
+    monkeypatch.setitem(search.BUDGETS, "toy", {"coarse": {"num_train": None, "num_epochs": 2}})
+    monkeypatch.setitem(search.EXPERIMENTS, "toy", (objective, dict))
+    storage = f"sqlite:///{tmp_path}/toy.db"
+    search.run_search("toy", 3, storage=storage)
+    study = search.run_search("toy", 3, storage=storage)
+    out = capsys.readouterr().out.splitlines()
+    assert "3 of the 3 trials asked finished (complete or pruned), besides: 1 failed" in out[-3]
+    assert out[-2] == "space: learning rate 0.0001 to 10 (log); p 0 to 0.5 (linear)"
+    assert out[-1] == "each trial trains: training images all, epochs 2"
+    search.print_trials(study)
+    notes = capsys.readouterr().out.splitlines()
+    assert notes[-1] == search.STATE_NOTES["fail"] and "pruned:" not in "".join(notes)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="three-layer", n_trials=1), "unknown experiment"),
     (dict(name="two-layer", n_trials=1, workers=0), "workers must be a positive integer"),
