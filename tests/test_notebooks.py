@@ -4,6 +4,7 @@ quick mode without touching the committed files."""
 import hashlib
 import json
 import os
+import pathlib
 import re
 
 import nbformat
@@ -69,6 +70,22 @@ def test_committed_notebooks_are_complete_full_runs(name):
     assert all(c.execution_count for c in code), "every code cell ran"
     assert "cifar-10-batches-py" in text_outputs(code[1]), "says which CIFAR-10 copy it read"
     assert os.path.isfile(os.path.join(ROOT, name.replace(".ipynb", ".html")))
+
+
+# Committed notebooks whose outputs predate their code (or the modules it imports): each is
+# taken out of this set when `python run_notebooks.py NAME` has rerun it. Both ways fail: a
+# notebook outside the set that no longer matches its code, and one in it that does.
+AWAITING_RERUN = {"FullyConnectedNets.ipynb", "ConvolutionalNetworks.ipynb"}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebooks_match_their_code(name):
+    current = run_notebooks.is_current(os.path.join(ROOT, name), load(name), quick=False)
+    if name in AWAITING_RERUN:
+        assert not current, f"{name} matches its code again: take it out of AWAITING_RERUN"
+    else:
+        assert current, (f"{name}'s outputs no longer match its code or the modules it imports: "
+                         f"rerun it with `python run_notebooks.py {name}` and commit it")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -347,14 +364,58 @@ def checks_cell(name, net):
 
 
 def test_the_dropout_check_prose_matches_its_report():
-    """Dropout: every worst entry at or below 3e-8 but theta2 at p = 0.25, 2.0e-7, whose
-    norm-wise error is 2.9e-11."""
+    """Dropout: every worst entry at or below 3.3e-8 (theta2 at p = 0.25 the worst), every
+    norm-wise error between 1.5e-11 and 1.1e-10; the writeup says the same bound."""
     report = gradient_report(checks_cell("Dropout.ipynb", "FullyConnectedNet"))
     assert len(report) == 18
-    outliers = {k: v for k, v in report.items() if v[0] > 3e-8}
-    assert list(outliers) == [("dropout p = 0.25: initial loss 1.8086", "theta2")]
-    worst, normwise = outliers["dropout p = 0.25: initial loss 1.8086", "theta2"]
-    assert f"{worst:.1e}" == "2.0e-07" and f"{normwise:.1e}" == "2.9e-11"
+    worst = max(report, key=lambda k: report[k][0])
+    assert worst == ("dropout p = 0.25: initial loss 1.8086", "theta2")
+    assert f"{report[worst][0]:.1e}" == "3.3e-08"
+    assert all(1.5e-11 <= normwise <= 1.1e-10 for _, normwise in report.values())
+    writeup = (pathlib.Path(ROOT) / "writeup" / "sections" / "p4_answers.tex").read_text()
+    assert "at or below $3.3\\times10^{-8}$" in writeup
+
+
+def dropout_record():
+    """What Dropout's 4.2.4 record cell printed: the two nets' summary lines, the validation
+    table, the epochs ahead and behind, and the loss lines."""
+    cell = next(c for c in code_cells("Dropout.ipynb") if "dropout_runs = []" in c.source)
+    return text_outputs(cell)
+
+
+def test_the_dropout_curve_prose_matches_its_printed_run():
+    """4.2.4 (notebook and writeup): without dropout 100% training accuracy at epoch 20 and
+    99.6% at the end, validation between about 23% and 29% after the first epochs; with
+    p = 0.75 94.4% training, validation ahead at 22 of 25 epochs (behind at 2, 14, 24), best
+    30.7% against 28.8%; the loss starts at 7.95 (17.16 with dropout), highest at step 3."""
+    text = dropout_record()
+    line = {m[0]: m[1:] for m in re.findall(
+        r"^(no dropout|dropout p = 0.75)\s+final training accuracy ([0-9.]+), best validation "
+        r"accuracy ([0-9.]+), first epoch at 100% training accuracy: (\w+)", text, re.M)}
+    assert line["no dropout"] == ("0.996", "0.288", "20")
+    assert line["dropout p = 0.75"] == ("0.944", "0.307", "None")
+    table = [row.split() for row in text.splitlines() if re.match(r"^\s+\d+\s+0\.\d+\s+0\.\d+$", row)]
+    plain = [float(r[1]) for r in table]
+    assert len(table) == 26 and 0.225 <= min(plain[3:]) and max(plain[3:]) < 0.295
+    ahead = re.search(r"ahead on validation at epochs \[([0-9, ]+)\]", text).group(1).split(", ")
+    behind = re.search(r"behind on validation at epochs \[([0-9, ]+)\]", text).group(1)
+    assert len(ahead) == 22 and behind == "2, 14, 24"
+    assert "no dropout         loss at the first step 7.95, highest 26.30 at step 3" in text
+    assert "dropout p = 0.75   loss at the first step 17.16, highest 26.45 at step 3" in text
+    assert "pixel spread 63 after subtracting the mean image" in text
+    prose = " ".join(next(c for c in load("Dropout.ipynb").cells if c.cell_type == "markdown"
+                          and "The shape of the curves" in c.source).source.split())
+    for quoted in ("touches 100% at epoch 20 and ends at 99.6%", "between about 23% and 29%",
+                   "ends lower (94.4%)", "ahead at 22 of the 25 epochs (behind only at epochs 2, "
+                   "14 and 24)", "(30.7% against 28.8%)", "spread of about 63",
+                   "Why the loss starts near 8", "climbs to about 26"):
+        assert quoted in prose, quoted
+    writeup = " ".join((pathlib.Path(ROOT) / "writeup" / "sections" / "p4_answers.tex")
+                       .read_text().split())
+    for quoted in ("100\\% training accuracy at epoch 20, 99.6\\% after 25",
+                   "between about 23\\% and 29\\%", "ends lower (94.4\\%)",
+                   "at 22 of the 25 epochs", "(30.7\\% against 28.8\\%)"):
+        assert quoted in writeup, quoted
 
 
 def test_the_whitened_net_check_prose_matches_its_report():
