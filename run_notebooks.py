@@ -272,6 +272,21 @@ def prerequisite_minutes(name, root=ROOT):
         return None
 
 
+def resume_line(root=ROOT):
+    """What a full run can resume: the searches' studies (runs/search.db, unless
+    $HW5_SEARCH_STORAGE names another database) and the trainings' checkpoints."""
+    if os.environ.get("HW5_SEARCH_STORAGE"):
+        searches = "searches resume from $HW5_SEARCH_STORAGE"
+    elif os.path.isfile(os.path.join(root, "runs", "search.db")):
+        searches = "searches resume from runs/search.db"
+    else:
+        searches = "searches run from the start (no runs/search.db), an hour or more in all"
+    trainings = ("trainings resume from checkpoints/"
+                 if glob.glob(os.path.join(root, "checkpoints", "*.npz"))
+                 else "trainings run from the start (no checkpoints/)")
+    return f"===   {searches}; {trainings}"
+
+
 def plan(names, quick, out_dir, force, root=ROOT):
     """The lines that say, before anything runs, which notebooks will execute and about how
     long they took last time; resumable work (runs/, checkpoints/) shortens them."""
@@ -293,11 +308,7 @@ def plan(names, quick, out_dir, force, root=ROOT):
             lines.append(f"===     first `python {' '.join(command)}` trains what it resumes, "
                          f"on both cores{about}")
     if not quick:
-        kept = [d for d in ("runs", "checkpoints") if os.path.isdir(os.path.join(root, d))]
-        lines.append("===   searches and trainings resume from what " + " and ".join(
-                     f"{d}/" for d in kept) + " hold"
-                     if kept else "===   no runs/ or checkpoints/ here: every search and "
-                     "training runs from the start, an hour or more in all")
+        lines.append(resume_line(root))
     return lines
 
 

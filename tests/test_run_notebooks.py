@@ -183,3 +183,20 @@ def test_a_notebook_that_resumes_a_training_runs_it_first_in_full_mode(project, 
     run_notebooks.run(["Tiny.ipynb"], quick=False, out_dir=str(out), root=str(project), force=True)
     said = capsys.readouterr().out
     assert "trainer.py" not in said and "Tiny.ipynb: executing" in said
+
+
+def test_the_plan_says_whether_searches_and_trainings_resume(tmp_path, monkeypatch):
+    """The study database and the checkpoints decide it, not whether runs/ exists (quick mode
+    makes runs/quick/ without any study of a full run)."""
+    monkeypatch.delenv("HW5_SEARCH_STORAGE", raising=False)
+    (tmp_path / "runs" / "quick").mkdir(parents=True)
+    (tmp_path / "checkpoints").mkdir()
+    line = run_notebooks.resume_line(str(tmp_path))
+    assert "searches run from the start (no runs/search.db)" in line
+    assert "trainings run from the start (no checkpoints/)" in line
+    (tmp_path / "runs" / "search.db").write_bytes(b"")
+    (tmp_path / "checkpoints" / "fc-0123_epoch_1.npz").write_bytes(b"")
+    assert run_notebooks.resume_line(str(tmp_path)) == (
+        "===   searches resume from runs/search.db; trainings resume from checkpoints/")
+    monkeypatch.setenv("HW5_SEARCH_STORAGE", "postgresql://db/hw5")
+    assert "searches resume from $HW5_SEARCH_STORAGE" in run_notebooks.resume_line(str(tmp_path))
