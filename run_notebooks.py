@@ -49,7 +49,7 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
 
 import authors
-from runs import QUICK_ENV, ROOT, quick_mode
+from runs import QUICK_ENV, ROOT, SEARCH_STORAGE_ENV, quick_mode, search_db_path
 NOTEBOOKS = ("FullyConnectedNets.ipynb", "Dropout.ipynb", "ConvolutionalNetworks.ipynb")
 QUICK_DIR = os.path.join(ROOT, "runs", "quick")
 METADATA_KEY = "hw5"
@@ -275,9 +275,9 @@ def prerequisite_minutes(name, root=ROOT):
 def resume_line(root=ROOT):
     """What a full run can resume: the searches' studies (runs/search.db, unless
     $HW5_SEARCH_STORAGE names another database) and the trainings' checkpoints."""
-    if os.environ.get("HW5_SEARCH_STORAGE"):
-        searches = "searches resume from $HW5_SEARCH_STORAGE"
-    elif os.path.isfile(os.path.join(root, "runs", "search.db")):
+    if os.environ.get(SEARCH_STORAGE_ENV):
+        searches = f"searches resume from ${SEARCH_STORAGE_ENV}"
+    elif os.path.isfile(search_db_path(root)):
         searches = "searches resume from runs/search.db"
     else:
         searches = "searches run from the start (no runs/search.db), an hour or more in all"

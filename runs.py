@@ -19,6 +19,7 @@ from filelock import FileLock
 ROOT = os.path.dirname(os.path.abspath(__file__))
 QUICK_ENV = "HW5_QUICK"
 RESULTS_ENV = "HW5_RESULTS"
+SEARCH_STORAGE_ENV = "HW5_SEARCH_STORAGE"
 CHECKPOINT_DIR = os.path.join(ROOT, "checkpoints")
 
 
@@ -49,6 +50,12 @@ def shown_path(path):
 def checkpoint_path(tag):
     """checkpoints/<tag> for a Solver's checkpoint_name; None (no checkpoints) in quick mode."""
     return None if quick_mode() else os.path.join(CHECKPOINT_DIR, tag)
+
+
+def search_db_path(root=ROOT):
+    """The SQLite file the searches keep their studies in unless $HW5_SEARCH_STORAGE names
+    another database: runs/search.db under root (runs/quick/search.db in quick mode)."""
+    return os.path.join(root, *pick(("runs",), ("runs", "quick")), "search.db")
 
 
 def results_path():

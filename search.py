@@ -52,7 +52,7 @@ with warnings.catch_warnings():    # in a notebook, Optuna's tqdm asks for ipywi
 from cifar import load_data, standardize, subset
 from data_utils import get_CIFAR10_data
 from fc_training import train_fc, train_two_layer
-from runs import ROOT, pick, shown_path
+from runs import ROOT, SEARCH_STORAGE_ENV, pick, search_db_path, shown_path
 from vis_utils import print_table
 from validate import nonnegative_int, positive_int, require
 
@@ -107,17 +107,14 @@ class TrialsKeepFailing(RuntimeError):
     trials would only fail the same way."""
 
 
-STORAGE_ENV = "HW5_SEARCH_STORAGE"
-
-
 def default_storage():
     """$HW5_SEARCH_STORAGE when set (a database URL shared by several machines); otherwise
     the SQLite file runs/search.db (runs/quick/search.db in quick mode)."""
-    if os.environ.get(STORAGE_ENV):
-        return os.environ[STORAGE_ENV]
-    folder = os.path.join(ROOT, *pick(("runs",), ("runs", "quick")))
-    os.makedirs(folder, exist_ok=True)
-    return "sqlite:///" + os.path.join(folder, "search.db")
+    if os.environ.get(SEARCH_STORAGE_ENV):
+        return os.environ[SEARCH_STORAGE_ENV]
+    path = search_db_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return "sqlite:///" + path
 
 
 def check_space(space):

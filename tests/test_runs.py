@@ -38,6 +38,14 @@ def test_results_path_by_mode(monkeypatch):
     assert runs.results_path() == "/elsewhere/r.json"
 
 
+def test_search_db_path_by_mode_and_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("HW5_QUICK", "0")
+    assert runs.search_db_path() == os.path.join(runs.ROOT, "runs", "search.db")
+    assert runs.search_db_path(str(tmp_path)) == str(tmp_path / "runs" / "search.db")
+    monkeypatch.setenv("HW5_QUICK", "1")
+    assert runs.search_db_path() == os.path.join(runs.ROOT, "runs", "quick", "search.db")
+
+
 def test_record_result_merges_keys_and_adds_meta(tmp_path):
     path = str(tmp_path / "sub" / "results.json")
     runs.record_result("two_layer", {"val_acc": 0.5}, "CIFAR-10 (official)", path)

@@ -420,11 +420,11 @@ def test_coarse_then_fine_on_a_toy_experiment_resumes_to_the_count(monkeypatch, 
 
 
 def test_the_storage_comes_from_the_environment_and_its_password_is_never_printed(monkeypatch):
-    monkeypatch.delenv(search.STORAGE_ENV, raising=False)
+    monkeypatch.delenv(search.SEARCH_STORAGE_ENV, raising=False)
     assert search.default_storage().startswith("sqlite:///")
     assert search.default_storage().endswith("search.db")
     url = "postgresql+psycopg2://hw5:secret@db.example:5432/hw5"
-    monkeypatch.setenv(search.STORAGE_ENV, url)
+    monkeypatch.setenv(search.SEARCH_STORAGE_ENV, url)
     assert search.default_storage() == url
     assert search._shown(url) == "postgresql+psycopg2://hw5:***@db.example:5432/hw5"
     assert search._shown("postgresql+psycopg2://hw5@127.0.0.1/hw5").endswith("hw5@127.0.0.1/hw5")
