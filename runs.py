@@ -100,7 +100,9 @@ def read_result(key, path=None):
 def record_result(key, entry, dataset, path=None):
     """Store entry under key in the results JSON (keeping the other keys).
 
-    dataset: which data the run used, for the 'meta' entry (cifar.dataset_label()).
+    dataset: which data the run used, for the 'meta' entry (cifar.dataset_label()). 'meta'
+    describes the latest write; meta['recorded'][key] keeps when, where and at which commit
+    each entry was recorded, so a partial rerun does not restamp the others.
     """
     path = path or results_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -111,7 +113,10 @@ def record_result(key, entry, dataset, path=None):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 results = json.load(f)
-        results["meta"] = dict(_meta(), data=dataset)
+        meta = _meta()
+        recorded = dict(results.get("meta", {}).get("recorded", {}))
+        recorded[key] = {k: meta[k] for k in ("date", "device", "git_commit")}
+        results["meta"] = dict(meta, data=dataset, recorded=recorded)
         results[key] = entry
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)

@@ -56,6 +56,21 @@ def test_record_result_merges_keys_and_adds_meta(tmp_path):
     assert results["two_layer"] == {"val_acc": 0.55} and results["fc_best"] == {"val_acc": 0.6}
     assert {"date", "device", "git_commit", "data", "mode"} <= set(results["meta"])
     assert results["meta"]["data"] == "CIFAR-10 (official)"
+    assert sorted(results["meta"]["recorded"]) == ["fc_best", "two_layer"]
+
+
+def test_each_entry_keeps_the_commit_it_was_recorded_at(tmp_path, monkeypatch):
+    path = str(tmp_path / "results.json")
+    stamps = iter(["aaaaaaa", "bbbbbbb"])
+    monkeypatch.setattr(runs, "_meta", lambda: {"date": "2026-01-01", "device": "cpu",
+                                                "git_commit": next(stamps), "mode": "full"})
+    runs.record_result("two_layer", {"val_acc": 0.5}, "CIFAR-10", path)
+    runs.record_result("fc_best", {"val_acc": 0.6}, "CIFAR-10", path)
+    with open(path) as f:
+        meta = json.load(f)["meta"]
+    assert meta["git_commit"] == "bbbbbbb"                          # the latest write
+    assert meta["recorded"]["two_layer"]["git_commit"] == "aaaaaaa"
+    assert meta["recorded"]["fc_best"]["git_commit"] == "bbbbbbb"
 
 
 def test_read_result_returns_an_entry_or_names_the_command(tmp_path):

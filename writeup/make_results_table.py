@@ -209,7 +209,8 @@ def render(results: Optional[Dict[str, Any]]) -> str:
     if not isinstance(results, dict):
         raise ValueError("results.json must hold a JSON object")
     meta = results.get("meta") or {}
-    meta_text = "; ".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in meta.items())
+    meta_text = "; ".join(f"{tex_escape(k)}: {tex_escape(v)}" for k, v in meta.items()
+                          if not isinstance(v, dict))
     rows: List[str] = []
     keys = list(KNOWN) + [k for k in results
                           if k not in KNOWN and k not in OWN_TABLES and k != "meta"]
