@@ -40,7 +40,11 @@ import time
 
 import numpy as np
 
-DEFAULT_DATA = "/work/shared/datasets/cifar-10-batches-py"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The course copy beside the repository (as the Makefile finds it), else the project's own.
+DEFAULT_DATA = next((d for d in (os.path.join(REPO, "..", "shared", "datasets", "cifar-10-batches-py"),
+                                 os.path.join(REPO, "datasets", "cifar-10-batches-py"))
+                     if os.path.isdir(d)), os.path.join(REPO, "datasets", "cifar-10-batches-py"))
 WIDTHS = (64, 256, 256)
 HEAD_SCALE = 1 / 9
 MOMENTUM = 0.85
@@ -331,7 +335,8 @@ def main(argv=None):
 
     net = train(args, data, after_epoch)
     result = {"recipe": "airbench94 (legacy), torch CPU float32 channels-last", "torch": torch.__version__,
-              "args": vars(args), "per_epoch": history,
+              "args": dict(vars(args), data=os.path.relpath(args.data, REPO)),  # no machine paths
+              "per_epoch": history,
               "train_seconds": sum(r["seconds"] for r in history),
               "test_acc": history[-1]["test_acc"], "test_acc_views": accuracy(net, *data["test"], views=True)}
     result["wall_seconds"] = time.perf_counter() - wall
