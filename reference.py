@@ -15,25 +15,35 @@ import json
 import numpy as np
 
 
+def run_curve(val_acc_history, epoch_times, num_validation, label):
+    """The curve of a run of ours (a Solver's val_acc_history and epoch_times): epoch 0 is the
+    check before training, at minute 0; minutes sum the epoch times."""
+    val = np.asarray(val_acc_history, dtype=float)
+    times = np.asarray(epoch_times, dtype=float)
+    if len(val) != len(times) + 1:
+        raise ValueError(f"{len(val)} validation accuracies for {len(times)} epoch times "
+                         "(want one more: the check before training)")
+    minutes = np.concatenate([[0.0], np.cumsum(times) / 60])
+    return np.arange(len(val)), minutes, val, int(num_validation), label
+
+
 def ours_curve(path):
     """The curve of a best-model record at path (`experiments.py best`: the file's 'best_model'
-    entry, or the entry itself). Epoch 0 is the check before training, at minute 0; minutes
-    sum the recorded epoch times."""
+    entry, or the entry itself), labelled with its epochs and widths."""
     with open(path) as f:
         record = json.load(f)
     entry = record.get("best_model", record)
     missing = [k for k in ("val_acc_history", "epoch_times_s", "data_sizes") if k not in entry]
     if missing:
         raise ValueError(f"ours: {path!r} has no {', '.join(missing)} (not a best-model record)")
-    val = np.asarray(entry["val_acc_history"], dtype=float)
-    times = np.asarray(entry["epoch_times_s"], dtype=float)
-    if len(val) != len(times) + 1:
-        raise ValueError(f"ours: {path!r} holds {len(val)} validation accuracies for "
-                         f"{len(times)} epoch times (want one more: the check before training)")
-    minutes = np.concatenate([[0.0], np.cumsum(times) / 60])
+    times = entry["epoch_times_s"]
     widths = entry.get("hyperparameters", {}).get("widths")
     label = f"ours, NumPy ({len(times)} epochs" + (f", widths {tuple(widths)})" if widths else ")")
-    return np.arange(len(val)), minutes, val, entry["data_sizes"]["num_validation"], label
+    try:
+        return run_curve(entry["val_acc_history"], times,
+                         entry["data_sizes"]["num_validation"], label)
+    except ValueError as error:
+        raise ValueError(f"ours: {path!r} holds {error}") from None
 
 
 def reference_curve(path):
@@ -99,3 +109,14 @@ def first_epoch_reaching(curve, accuracy):
     epochs, minutes, val, _, _ = curve
     reached = np.flatnonzero(val >= accuracy)
     return None if reached.size == 0 else (float(epochs[reached[0]]), float(minutes[reached[0]]))
+
+
+def summary(curve, accuracy=0.90):
+    """One line: the curve's label, its last validation accuracy with its epoch and minute, and
+    where it first reached accuracy (or that it never did)."""
+    epochs, minutes, val, _, label = curve
+    first = first_epoch_reaching(curve, accuracy)
+    reached = ("never reached" if first is None
+               else f"first reached at epoch {first[0]:g} ({first[1]:.1f} min)")
+    return (f"{label}: {val[-1]:.4f} after epoch {epochs[-1]:g} ({minutes[-1]:.1f} min); "
+            f"{accuracy:.2f} {reached}")

@@ -52,7 +52,7 @@ def test_bad_records_are_refused_by_name(tmp_path):
         reference.ours_curve(ref)
     broken = ours_record()
     broken["best_model"]["epoch_times_s"] = [60.0]
-    with pytest.raises(ValueError, match="3 validation accuracies for 1 epoch times"):
+    with pytest.raises(ValueError, match="holds 3 validation accuracies for 1 epoch times"):
         reference.ours_curve(write(tmp_path, "broken.json", broken))
     with pytest.raises(ValueError, match="no per-epoch validation accuracy"):
         reference.reference_curve(write(tmp_path, "ours.json", ours_record()))
@@ -82,3 +82,18 @@ def test_the_table_and_the_figure_hold_every_curve(tmp_path):
     assert ["2", "2.5", "0.8000"] in rows and ["9.9", "1.2", "0.8500"] in rows
     fig = reference.plot_curves(curves)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+
+
+def test_a_solver_run_makes_the_same_curve_as_its_record(tmp_path):
+    entry = ours_record()["best_model"]
+    recorded = reference.ours_curve(write(tmp_path, "ours.json", entry))
+    direct = reference.run_curve(entry["val_acc_history"], entry["epoch_times_s"], 5000, "x")
+    assert all(np.array_equal(a, b) for a, b in zip(recorded[:4], direct[:4]))
+
+
+def test_the_summary_says_where_a_curve_ends_and_first_reaches_an_accuracy(tmp_path):
+    curve = reference.ours_curve(write(tmp_path, "ours.json", ours_record()))
+    assert reference.summary(curve, 0.75) == (
+        "ours, NumPy (2 epochs, widths (64, 256, 256)): 0.8000 after epoch 2 (2.5 min); "
+        "0.75 first reached at epoch 2 (2.5 min)")
+    assert reference.summary(curve).endswith("0.90 never reached")
