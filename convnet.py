@@ -228,7 +228,17 @@ def _shift(X, dy, dx):
     return padded[:, :, 1 - dy:1 - dy + H, 1 - dx:1 - dx + W]
 
 
-# name -> function of X giving [(weight, view)]; the weights sum to 1.
+def _with_mirrors(weighted):
+    """[(w / 2, view), (w / 2, its mirror)] for every (w, view) of weighted."""
+    return [(w / 2, v) for w, view in weighted for v in (view, view[:, :, :, ::-1])]
+
+
+# The 8 one-pixel moves (dy, dx) of 'flip_shift8'.
+NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+# name -> function of X giving [(weight, view)]; the weights sum to 1. 'flip_translate' is
+# airbench94's level 2; 'flip_shift8' gives the image and its mirror half the weight and
+# shares the other half among both moved by one pixel in each of the 8 directions (18 views).
 TTA_VIEWS = {
     "none": lambda X: [(1.0, X)],
     "flip": lambda X: [(0.5, X), (0.5, X[:, :, :, ::-1])],
@@ -236,4 +246,6 @@ TTA_VIEWS = {
                                  (0.125, _shift(X, 1, 1)), (0.125, _shift(X, 1, 1)[:, :, :, ::-1]),
                                  (0.125, _shift(X, -1, -1)),
                                  (0.125, _shift(X, -1, -1)[:, :, :, ::-1])],
+    "flip_shift8": lambda X: _with_mirrors([(0.5, X)] + [(0.5 / 8, _shift(X, dy, dx))
+                                                          for dy, dx in NEIGHBOURS]),
 }

@@ -124,7 +124,7 @@ def test_quick_ablation_trains_every_row_with_each_seed_on_validation(cifar10, m
         assert [run["seed"] for run in row["runs"]] == [0, 1], name
         assert all(run["epochs"] == 1 and 0 <= run["val_acc"] <= 1 for run in row["runs"])
     for run in recorded["rows"]["whole recipe"]["runs"]:
-        assert set(run["tta"]) == {"none", "flip", "flip_translate"}
+        assert set(run["tta"]) == set(best_model.TTA_VIEWS)
         assert run["tta"]["none"] == run["val_acc"] > 0.15          # chance: 0.1
     assert recorded["rows"]["no lookahead"]["changed"] == {"lookahead_every": 0}
 
@@ -264,7 +264,7 @@ def fake_training(monkeypatch, tmp_path):
 
     def scored(model, X, y, tta):
         log["scored"].append(X)
-        return {"none": 0.5, "flip": 0.51, "flip_translate": 0.52}[tta]
+        return {"none": 0.5, "flip": 0.51, "flip_translate": 0.52, "flip_shift8": 0.53}[tta]
     monkeypatch.setattr(best_model, "get_CIFAR10_data", cifar)
     monkeypatch.setattr(best_model, "dataset_label", lambda root=None: "random images")
     monkeypatch.setattr(best_model, "test_accuracy", scored)
@@ -300,7 +300,7 @@ def test_every_run_is_recorded_as_it_ends_and_a_rerun_trains_only_the_missing_on
     assert [run["seed"] for run in entry["rows"]["no Dirac init"]["runs"]] == [0]
     whole = entry["rows"]["whole recipe"]["runs"][0]
     assert whole["val_acc"] == 0.5 and whole["epochs"] == 1 and whole["wall_time_s"] == 30.0
-    assert whole["tta"] == {"none": 0.5, "flip": 0.51, "flip_translate": 0.52}
+    assert whole["tta"] == {"none": 0.5, "flip": 0.51, "flip_translate": 0.52, "flip_shift8": 0.53}
     assert "tta" not in entry["rows"]["no lookahead"]["runs"][0]
 
     fake_training["trained"].clear()

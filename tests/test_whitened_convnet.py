@@ -120,6 +120,22 @@ def test_test_time_views_average_the_mirror():
     assert sum(w for w, _ in convnet.TTA_VIEWS["flip_translate"](X)) == pytest.approx(1.0)
 
 
+def test_the_eight_neighbour_views_average_every_one_pixel_move_and_its_mirror():
+    X = images(m=2)
+    views = convnet.TTA_VIEWS["flip_shift8"](X)
+    assert len(views) == 18 and sum(w for w, _ in views) == pytest.approx(1.0)
+    assert views[0][0] == views[1][0] == 0.25
+    assert views[0][1] is X and np.array_equal(views[1][1], X[:, :, :, ::-1])
+    padded = np.pad(X, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+    moved = {(dy, dx): padded[:, :, 1 - dy:13 - dy, 1 - dx:13 - dx]        # 12 x 12 images
+             for dy, dx in convnet.NEIGHBOURS}
+    for (w, view), (w_mirror, mirror), move in zip(views[2::2], views[3::2], convnet.NEIGHBOURS):
+        assert w == w_mirror == pytest.approx(1 / 32)
+        np.testing.assert_array_equal(view, moved[move])
+        np.testing.assert_array_equal(mirror, moved[move][:, :, :, ::-1])
+    assert len(set(convnet.NEIGHBOURS)) == 8
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"widths": (4, 5)}, "three widths"),
     ({"input_dim": (3, 8, 12)}, "H, W >= 9"),
