@@ -194,6 +194,13 @@ def test_accuracy(model, X, y, tta, batch_size=500):
     return float(np.mean(np.concatenate(predictions) == y))
 
 
+def validation_views(model, data):
+    """{views: accuracy on data's validation images with those test-time views} for every set
+    of convnet.TTA_VIEWS: what BEST's 'tta' is chosen on."""
+    return {views: test_accuracy(model, data["X_val"], data["y_val"], views)
+            for views in TTA_VIEWS}
+
+
 def selected_on(choices):
     """'validation' when no setting of choices was decided on the test set, else a warning."""
     on_test = sorted(k for k, how in choices.items() if how == "test set")
@@ -236,6 +243,9 @@ def train_best(root=None, touch_test=True):
              "data_sizes": dict(sizes),
              "dataset": dataset_label(root),
              "hyperparameters": as_json(settings)}
+    entry["val_acc_views"] = validation_views(solver.model, data)
+    print("validation accuracy by test-time views:",
+          ", ".join(f"{views} {acc:.4f}" for views, acc in entry["val_acc_views"].items()))
     if touch_test:
         start = time.time()
         entry.update(test_acc=test_accuracy(solver.model, data["X_test"], data["y_test"],

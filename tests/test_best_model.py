@@ -107,6 +107,11 @@ def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path)
     recorded = json.load(open(tmp_path / "results.json"))["best_model"]
     assert recorded["num_test"] == 500 and recorded["epochs"] == 3
     assert {"test_acc", "wall_time_s", "peak_memory_mib", "val_acc_history"} <= set(recorded)
+    views = recorded["val_acc_views"]
+    assert list(views) == list(best_model.TTA_VIEWS) and all(0 <= v <= 1 for v in views.values())
+    # the same forward pass in batches of another size: an image may tip where scores tie
+    assert views["none"] == pytest.approx(solver.check_accuracy(solver.X_val, solver.y_val),
+                                          abs=2 / len(solver.y_val))
 
 
 @pytest.mark.slow
