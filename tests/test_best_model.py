@@ -124,7 +124,7 @@ def test_quick_ablation_trains_every_row_with_each_seed_on_validation(cifar10, m
     assert recorded == json.loads(json.dumps(entry)) and recorded["complete"]
     assert list(recorded["rows"]) == list(best_model.ABLATIONS)
     assert recorded["scored_on"] == "validation" and "num_test" not in recorded
-    assert recorded["num_validation"] == 500 and recorded["runs_done"] == 14
+    assert recorded["num_validation"] == 500 and recorded["runs_done"] == 2 * len(best_model.ABLATIONS)
     for name, row in recorded["rows"].items():
         assert [run["seed"] for run in row["runs"]] == [0, 1], name
         assert all(run["epochs"] == 1 and 0 <= run["val_acc"] <= 1 for run in row["runs"])
@@ -299,7 +299,7 @@ def test_every_run_is_recorded_as_it_ends_and_a_rerun_trains_only_the_missing_on
     assert trained_pairs(fake_training["trained"]) == [(rows[0], 0), (rows[1], 0), (rows[2], 0)]
     assert [t["recorded"] for t in fake_training["trained"]] == [0, 1, 2]
     entry = recorded_ablation_entry()
-    assert (entry["runs_done"], entry["runs_total"], entry["complete"]) == (3, 14, False)
+    assert (entry["runs_done"], entry["runs_total"], entry["complete"]) == (3, 16, False)
     assert entry["scored_on"] == "validation" and entry["num_validation"] == 500
     assert entry["settings"]["num_epochs"] == 1 and entry["seeds"] == [0, 1]
     assert [run["seed"] for run in entry["rows"]["no Dirac init"]["runs"]] == [0]
@@ -312,9 +312,9 @@ def test_every_run_is_recorded_as_it_ends_and_a_rerun_trains_only_the_missing_on
     best_model.run_ablation()
     expected = [(name, 0) for name in rows[3:]] + [(name, 1) for name in rows]
     assert trained_pairs(fake_training["trained"]) == expected
-    assert [t["recorded"] for t in fake_training["trained"]] == list(range(3, 14))
+    assert [t["recorded"] for t in fake_training["trained"]] == list(range(3, 16))
     entry = recorded_ablation_entry()
-    assert (entry["runs_done"], entry["complete"]) == (14, True)
+    assert (entry["runs_done"], entry["complete"]) == (16, True)
     assert all([r["seed"] for r in row["runs"]] == [0, 1] for row in entry["rows"].values())
 
     fake_training["trained"].clear()
@@ -351,7 +351,7 @@ def test_the_ablation_never_loads_or_scores_the_test_set(fake_training):
     best_model.run_ablation()
     assert fake_training["num_test"] == [0]
     trained = fake_training["trained"]
-    assert len(trained) == 14
+    assert len(trained) == 16
     assert all(set(t["data"]) == {"X_train", "y_train", "X_val", "y_val"} for t in trained)
     assert all(not np.isnan(t["data"]["X_val"]).any() for t in trained)
     assert len(fake_training["scored"]) == 2 * len(best_model.TTA_VIEWS)
@@ -376,3 +376,21 @@ def test_recorded_ablation_trains_only_the_quick_one(monkeypatch, tmp_path):
     assert not ran
     monkeypatch.setenv("HW5_QUICK", "1")
     assert best_model.recorded_ablation() == "ran" and ran == [None]
+
+
+def test_frozen_batch_norm_scales_get_no_learning_rate():
+    trained = best_model.solver_options(best_model.BEST)["param_optim_config"]["gamma"]
+    frozen = best_model.solver_options(dict(best_model.BEST, bn_scale_trained=False))
+    assert trained == {"weight_decay": 0.0}
+    assert frozen["param_optim_config"]["gamma"] == {"learning_rate": 0.0, "weight_decay": 0.0}
+    assert frozen["optim_config"] == best_model.solver_options(best_model.BEST)["optim_config"]
+
+
+def test_a_frozen_scale_stays_one_through_training_steps():
+    data, settings = tiny_run(seed=3)
+    solver = best_model.best_solver(data, dict(settings, bn_scale_trained=False), verbose=False)
+    for step in range(3):
+        solver._step(np.arange(step * 4, step * 4 + 8) % 16)
+    for l in range(1, 7):
+        assert np.all(solver.model.params[f"gamma{l}"] == 1), l
+    assert not np.all(solver.model.params["beta1"] == 0)         # the biases did learn
