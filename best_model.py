@@ -229,11 +229,17 @@ def test_evaluations(entry, previous):
     return previous.get("test_evaluations", 1) + 1 if same and "test_acc" in previous else 1
 
 
-def train_best(root=None, touch_test=True):
+def train_best(root=None, touch_test=True, seed=None):
     """Train the best model end to end (quick mode: a small version) and record its result;
-    touch_test=False records the training and validation numbers only."""
-    reuse_freed_memory()
+    touch_test=False records the training and validation numbers only. seed (a non-negative
+    int) replaces the recipe's seed: the same recipe, another draw of its initialization,
+    augmentation and batch order, with checkpoints of its own."""
     settings = recipe()
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        settings = dict(settings, seed=seed)
+    reuse_freed_memory()
     sizes = pick(BEST_DATA_SIZES, QUICK_BEST_DATA_SIZES)
     data = load_data(sizes, root=root)
     print(describe_dataset(root))

@@ -1,6 +1,7 @@
 """best_model.py: the 4.4.7 recipe's data, evaluation and (slow) a quick end-to-end run
 on the real CIFAR-10 copy that must learn."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -96,6 +97,12 @@ def test_recipe_is_the_quick_twin_in_quick_mode(monkeypatch):
     assert best_model.recipe() == best_model.QUICK_BEST
     monkeypatch.setenv("HW5_QUICK", "0")
     assert best_model.recipe() == best_model.BEST
+
+
+@pytest.mark.parametrize("seed", [-1, 1.0, True, "1"])
+def test_train_best_refuses_a_seed_that_is_no_non_negative_int(seed):
+    with pytest.raises(ValueError, match=f"seed must be a non-negative int, got {re.escape(repr(seed))}"):
+        best_model.train_best(seed=seed)
 
 
 @pytest.mark.slow

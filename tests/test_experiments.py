@@ -44,6 +44,21 @@ def test_max_runs_reaches_the_ablation_and_nothing_else(monkeypatch, capsys):
     assert len(calls) == 2
 
 
+def test_seed_reaches_the_best_model_and_nothing_else(monkeypatch, capsys):
+    """--seed S trains the best model's recipe with seed S (None without it, the recipe's own);
+    other experiments, and a negative S, are refused."""
+    calls = fake_runs(monkeypatch)
+    experiments.main(["best", "--seed", "1"])
+    experiments.main(["best", "--validation-only"])
+    assert [c[2] for c in calls] == [{"touch_test": True, "seed": 1},
+                                     {"touch_test": False, "seed": None}]
+    for argv in (["ablation", "--seed", "1"], ["best", "--seed", "-2"]):
+        with pytest.raises(SystemExit):
+            experiments.main(argv)
+        assert "--seed" in capsys.readouterr().err
+    assert len(calls) == 2
+
+
 def test_two_layer_imports_neither_convnet_nor_best_model():
     """`make two-layer` needs the virtual environment only: the fast net's modules are
     imported for `best` and `ablation` alone."""
