@@ -52,7 +52,7 @@ writeup: venv latex
 lab: build
 	$(PY) -m jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-two-layer: venv
+two-layer: build
 	$(PY) experiments.py two-layer
 
 # Problem 4.4.7's fast net, end to end (~80 min on 2 cores); resumes from checkpoints/.

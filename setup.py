@@ -1,4 +1,4 @@
-"""Build the im2col_cython and nhwc_cython extensions in place:
+"""Build the im2col_cython, nhwc_cython and floatmode extensions in place:
 
     python setup.py build_ext --inplace        (or: make build)
 
@@ -23,7 +23,8 @@ extensions = [
         extra_compile_args=[] if os.name == "nt" else ["-O3"],
     )
     for name in ("im2col_cython",     # fast_layers.py (NCHW)
-                 "nhwc_cython")       # fast_nhwc.py (channels-last)
+                 "nhwc_cython",       # fast_nhwc.py (channels-last)
+                 "floatmode")         # solver.py (subnormals flushed while training)
 ]
 
 setup(ext_modules=cythonize(extensions, language_level=3))

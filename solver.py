@@ -17,6 +17,7 @@ data holds 'X_train', 'y_train', 'X_val', 'y_val'. The model must expose
 and (loss, grads) otherwise. After train() the model holds the parameters
 that scored best on the validation set.
 """
+import contextlib
 import glob
 import hashlib
 import json
@@ -24,6 +25,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -33,11 +35,40 @@ from checkpoints import (CheckpointError, ExclusiveLock, NoLock, check_hash, epo
                          write_durably)
 from validate import check_labels, nonnegative_int, positive_int, require
 
+try:
+    import floatmode                    # the Cython build (python setup.py build_ext --inplace)
+except ImportError:
+    floatmode = None
+
 DEFAULTS = dict(update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
                 num_epochs=10, num_train_samples=1000, num_val_samples=None,
                 checkpoint_name=None, keep_last=2, print_every=10, verbose=True, seed=None,
                 lr_schedule=None, param_optim_config=None, lookahead=None, before_epoch=None,
                 after_epoch=None)
+
+
+@contextlib.contextmanager
+def subnormals_flushed():
+    """While it is open, this thread's arithmetic reads and writes subnormal floats as 0
+    (floatmode: the CPU's flush-to-zero and denormals-are-zero modes), then the previous mode
+    is restored. Training needs it: weight decay shrinks a weight that nothing else moves (say,
+    one fed by an input that is always 0) geometrically into the subnormal range, where every
+    multiply takes a slow path. The three-layer ConvNet of 4.4.6 ended its third epoch with 58%
+    of its hidden layer's weights subnormal (Adam, weight decay 1e-3), and an affine layer's
+    product with such weights runs about 150 times slower, Adam's update about 5 times
+    (benchmarks/bench_subnormals.py, one run). Yields whether the mode is set (False where floatmode
+    is not built, with a warning, or the CPU has no such mode)."""
+    if floatmode is None:
+        warnings.warn("floatmode is not built (python setup.py build_ext --inplace): training "
+                      "runs without flushing subnormal numbers, which can slow it many times "
+                      "over", RuntimeWarning, stacklevel=3)
+        yield False
+        return
+    previous = floatmode.set_flush_subnormals(True)
+    try:
+        yield floatmode.flushing_subnormals()
+    finally:
+        floatmode.restore_mode(previous)
 
 
 class Solver:
@@ -258,7 +289,7 @@ class Solver:
         Solver; wall_time_s holds the seconds this call took, and epoch_times the
         seconds of every epoch so far (resumed runs included).
         """
-        with self._checkpoint_lock():
+        with self._checkpoint_lock(), subnormals_flushed():
             self._remove_stale_temporaries()
             total = self.num_epochs * self.iterations_per_epoch
             clock = (time.time(), self.t, total)

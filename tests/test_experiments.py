@@ -60,8 +60,8 @@ def test_seed_reaches_the_best_model_and_nothing_else(monkeypatch, capsys):
 
 
 def test_two_layer_imports_neither_convnet_nor_best_model():
-    """`make two-layer` needs the virtual environment only: the fast net's modules are
-    imported for `best` and `ablation` alone."""
+    """`make two-layer` needs the venv and the small floatmode build (the Solver's subnormal
+    mode), not the fast net's modules: those are imported for `best` and `ablation` alone."""
     from nbformat.v4 import new_code_cell, new_notebook
 
     import run_notebooks

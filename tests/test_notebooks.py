@@ -72,20 +72,13 @@ def test_committed_notebooks_are_complete_full_runs(name):
     assert os.path.isfile(os.path.join(ROOT, name.replace(".ipynb", ".html")))
 
 
-# Committed notebooks whose outputs predate their code (or the modules it imports): each is
-# taken out of this set when `python run_notebooks.py NAME` has rerun it. Both ways fail: a
-# notebook outside the set that no longer matches its code, and one in it that does.
-AWAITING_RERUN = {"FullyConnectedNets.ipynb", "ConvolutionalNetworks.ipynb"}
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_committed_notebooks_match_their_code(name):
-    current = run_notebooks.is_current(os.path.join(ROOT, name), load(name), quick=False)
-    if name in AWAITING_RERUN:
-        assert not current, f"{name} matches its code again: take it out of AWAITING_RERUN"
-    else:
-        assert current, (f"{name}'s outputs no longer match its code or the modules it imports: "
-                         f"rerun it with `python run_notebooks.py {name}` and commit it")
+    """A committed notebook's outputs come from its current code cells and the modules they
+    import: an edit to either fails here until the notebook is rerun and committed."""
+    assert run_notebooks.is_current(os.path.join(ROOT, name), load(name), quick=False), (
+        f"{name}'s outputs no longer match its code or the modules it imports: "
+        f"rerun it with `python run_notebooks.py {name}` and commit it")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -599,3 +599,50 @@ def test_the_log_is_kept_checkpointed_and_replayed_on_resume(tmp_path, capsys):
     assert out[len(first.log)].startswith("resuming from") and "(epoch 2)" in out[-1 - 3]
     assert out[-1].startswith("(Epoch 3 / 3)") and "[recorded]" not in "".join(out[-4:])
     assert resumed.log[:len(first.log)] == first.log and len(resumed.log) == len(first.log) + 3
+
+
+def decaying_row_run(monkeypatch, flushed):
+    """A float32 net whose first input is always 0, so the first row of theta1 moves by
+    weight decay alone: each SGD step halves it (learning rate 0.5, reg 1), from about 1e-5
+    after the first epoch into the subnormal range after about 120 steps; 130 steps end inside
+    it. Returns that row after the last step."""
+    import solver as solver_module
+    if not flushed:
+        monkeypatch.setattr(solver_module, "floatmode", None)
+    data = toy_data()
+    data["X_train"] = data["X_train"].astype(np.float32)
+    data["X_train"][:, 0] = 0
+    model = FullyConnectedNet([8], input_dim=6, num_classes=2, weight_scale=0.1, reg=1.0,
+                              dtype=np.float32, seed=0)
+    last = {}
+    make_solver(model, data, optim_config={"learning_rate": 0.5}, num_epochs=13,
+                after_epoch=lambda s: last.update(row=s.model.params["theta1"][0].copy())).train()
+    return last["row"]              # after the last step (train() then loads the best epoch's)
+
+
+def test_training_flushes_subnormal_weights_to_zero(monkeypatch):
+    """Training runs in subnormals_flushed(): the row that weight decay shrinks holds no
+    subnormal number (its last decay step, itself subnormal, is flushed: the row stops just
+    above the smallest normal float32), where the same run without the mode ends on subnormal
+    numbers (slow arithmetic)."""
+    floatmode = pytest.importorskip("floatmode", reason="Cython build missing: make build")
+    if not floatmode.supported():
+        pytest.skip("the CPU has no flush-to-zero mode")
+    tiny = np.finfo(np.float32).tiny
+    with pytest.warns(RuntimeWarning, match="floatmode is not built"):
+        plain = decaying_row_run(monkeypatch, flushed=False)
+    assert np.all((plain != 0) & (np.abs(plain) < tiny))
+    monkeypatch.undo()
+    flushed = decaying_row_run(monkeypatch, flushed=True)
+    assert not np.any((flushed != 0) & (np.abs(flushed) < tiny))
+    assert not floatmode.flushing_subnormals()            # the mode is restored after train()
+
+
+def test_the_mode_is_restored_when_training_fails():
+    floatmode = pytest.importorskip("floatmode", reason="Cython build missing: make build")
+    def fail(solver):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        make_solver(after_epoch=fail).train()
+    assert not floatmode.flushing_subnormals()
