@@ -262,14 +262,19 @@ def missing_prerequisite(name, quick, root=ROOT):
     return None if done else command
 
 
-def prerequisite_minutes(name, root=ROOT):
-    """Minutes the prerequisite's recorded run trained (results/results.json), or None."""
+def prerequisite_record(name, root=ROOT):
+    """(minutes, device) of the prerequisite's recorded run in results/results.json: how long
+    it trained and on which CPU (None when not recorded); None when there is no such run."""
     try:
         with open(os.path.join(root, "results", "results.json")) as f:
-            entry = json.load(f).get(PREREQUISITES[name][2], {})
-        return entry["wall_time_s"] / 60
+            results = json.load(f)
+        key = PREREQUISITES[name][2]
+        minutes = results[key]["wall_time_s"] / 60
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    recorded = results.get("meta", {}).get("recorded", {})
+    device = recorded.get(key, {}).get("device") if isinstance(recorded, dict) else None
+    return minutes, device
 
 
 def resume_line(root=ROOT):
@@ -303,8 +308,10 @@ def plan(names, quick, out_dir, force, root=ROOT):
         lines.append(f"===   {name}: {took}")
         command = missing_prerequisite(name, quick, root)
         if command:
-            minutes = prerequisite_minutes(name, root)
-            about = "" if minutes is None else f", about {minutes:.0f} min of training as recorded"
+            record = prerequisite_record(name, root)
+            about = "" if record is None else (
+                f", about {record[0]:.0f} min of training as recorded"
+                + (f" on {record[1]} (other CPUs differ)" if record[1] else ""))
             lines.append(f"===     first `python {' '.join(command)}` trains what it resumes, "
                          f"on both cores{about}")
     if not quick:

@@ -1,5 +1,6 @@
 """run_notebooks.py on tiny notebooks: executes in this Python, saves outputs, exports HTML,
 skips what is current, keeps quick runs away from the committed notebooks."""
+import json
 import os
 import re
 import sys
@@ -183,6 +184,26 @@ def test_a_notebook_that_resumes_a_training_runs_it_first_in_full_mode(project, 
     run_notebooks.run(["Tiny.ipynb"], quick=False, out_dir=str(out), root=str(project), force=True)
     said = capsys.readouterr().out
     assert "trainer.py" not in said and "Tiny.ipynb: executing" in said
+
+
+def test_the_plan_says_how_long_the_prerequisite_trained_and_on_which_cpu(project, monkeypatch):
+    monkeypatch.setitem(run_notebooks.PREREQUISITES, "Tiny.ipynb",
+                        ("ckpt/net_epoch_{num_epochs}.npz", ["trainer.py"], "tiny"))
+    monkeypatch.setattr(run_notebooks, "best_epochs", lambda: 3)
+    (project / "results").mkdir(exist_ok=True)
+    record = {"meta": {"recorded": {"tiny": {"device": "2 x Some CPU"}}},
+              "tiny": {"wall_time_s": 5640.0}}
+    (project / "results" / "results.json").write_text(json.dumps(record))
+    said = "\n".join(run_notebooks.plan(["Tiny.ipynb"], False, str(project), True, str(project)))
+    assert ("first `python trainer.py` trains what it resumes, on both cores, about 94 min of "
+            "training as recorded on 2 x Some CPU (other CPUs differ)") in said
+    del record["meta"]
+    (project / "results" / "results.json").write_text(json.dumps(record))
+    said = "\n".join(run_notebooks.plan(["Tiny.ipynb"], False, str(project), True, str(project)))
+    assert said.count("about 94 min of training as recorded\n") == 1
+    (project / "results" / "results.json").write_text("{}")
+    said = "\n".join(run_notebooks.plan(["Tiny.ipynb"], False, str(project), True, str(project)))
+    assert "trains what it resumes, on both cores\n" in said
 
 
 def test_the_plan_says_whether_searches_and_trainings_resume(tmp_path, monkeypatch):
