@@ -1,5 +1,8 @@
 """fc_training.py: the two-layer and 4.3 trainings (seeded, mirrored, resumable) and the
 reading of 4.1.8's grid of overfit runs."""
+import json
+import os
+
 import numpy as np
 import pytest
 from conftest import tiny_data
@@ -60,3 +63,12 @@ def test_two_layer_net_reaches_45_percent_validation_in_three_epochs(cifar10):
     solver = fc_training.train_two_layer(cifar10, **settings, verbose=False)
     assert solver.best_val_acc >= 0.45
     assert solver.check_accuracy(cifar10["X_val"], cifar10["y_val"]) == solver.best_val_acc
+
+
+def test_two_layer_is_the_setting_the_committed_search_chose():
+    """`make two-layer` trains what 4.1.6's search chose: results.json's two_layer entry (the
+    notebook's retrain of the best fine trial) holds the same settings."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "results", "results.json")) as f:
+        chosen = json.load(f)["two_layer"]["hyperparameters"]
+    assert {k: chosen[k] for k in fc_training.TWO_LAYER} == fc_training.TWO_LAYER
