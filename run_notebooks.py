@@ -265,15 +265,14 @@ def missing_prerequisite(name, quick, root=ROOT):
 def prerequisite_record(name, root=ROOT):
     """(minutes, device) of the prerequisite's recorded run in results/results.json: how long
     it trained and on which CPU (None when not recorded); None when there is no such run."""
+    key = PREREQUISITES[name][2]
     try:
         with open(os.path.join(root, "results", "results.json")) as f:
             results = json.load(f)
-        key = PREREQUISITES[name][2]
         minutes = results[key]["wall_time_s"] / 60
-    except (OSError, ValueError, KeyError, TypeError):
+        device = results.get("meta", {}).get("recorded", {}).get(key, {}).get("device")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    recorded = results.get("meta", {}).get("recorded", {})
-    device = recorded.get(key, {}).get("device") if isinstance(recorded, dict) else None
     return minutes, device
 
 

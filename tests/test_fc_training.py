@@ -9,6 +9,7 @@ from conftest import tiny_data
 
 import fc_training
 from fc_net import FullyConnectedNet
+from runs import ROOT
 from solver import Solver
 
 
@@ -68,7 +69,6 @@ def test_two_layer_net_reaches_45_percent_validation_in_three_epochs(cifar10):
 def test_two_layer_is_the_setting_the_committed_search_chose():
     """`make two-layer` trains what 4.1.6's search chose: results.json's two_layer entry (the
     notebook's retrain of the best fine trial) holds the same settings."""
-    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "results", "results.json")) as f:
+    with open(os.path.join(ROOT, "results", "results.json")) as f:
         chosen = json.load(f)["two_layer"]["hyperparameters"]
     assert {k: chosen[k] for k in fc_training.TWO_LAYER} == fc_training.TWO_LAYER
