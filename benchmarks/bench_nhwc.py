@@ -4,9 +4,10 @@
     BENCH_ROUNDS=5 BENCH_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py
     BENCH_REUSE_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py   (glibc's malloc defaults)
     BENCH_THREADS=1 .venv/bin/python benchmarks/bench_nhwc.py        (everything on one thread)
+    BENCH_WIDTHS=128,384,384 .venv/bin/python benchmarks/bench_nhwc.py  (the recipe's widths)
 
-float32, 2 BLAS threads (threadpoolctl), widths 64/256/256, augmentation off, freed memory
-kept for reuse as the training does (best_model.reuse_freed_memory). Prints
+float32, 2 BLAS threads (threadpoolctl), widths 64/256/256 (BENCH_WIDTHS), augmentation off,
+freed memory kept for reuse as the training does (best_model.reuse_freed_memory). Prints
 ratios measured in one run, each a median over interleaved rounds (the machine is
 shared: absolute times drift, ratios of neighbours much less):
   0. a float64 check that nhwc_step gives WhitenedConvNet.loss's loss and gradients (NCHW
@@ -44,7 +45,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 MEMORY = os.environ.get("BENCH_MEMORY", "1") != "0"
 REUSE_MEMORY = os.environ.get("BENCH_REUSE_MEMORY", "1") != "0"
 THREADS = int(os.environ.get("BENCH_THREADS", 2))
-WIDTHS = (64, 256, 256)
+WIDTHS = tuple(int(w) for w in os.environ.get("BENCH_WIDTHS", "64,256,256").split(","))
 SAME_3x3 = {"stride": 1, "pad": 1}
 WHITEN = {"stride": 1, "pad": 0}
 
