@@ -366,8 +366,7 @@ def machine(path):
 def test_the_reference_curve_prose_matches_the_records():
     """4.4.7's comparison quotes airbench94's last validation point and minutes; where the
     run the notebook shows first passed 90% and where it ended; the widths' multiplies; and,
-    each on its own machine, the shown run's and the record's median epoch and minutes (the
-    record's machine is the kind airbench94's run was made on)."""
+    each on its own machine, the shown run's and the record's median epoch and minutes."""
     import statistics
 
     import reference
