@@ -682,3 +682,29 @@ def test_the_writeup_gradient_check_summary_matches_every_report():
     above = sorted(k[-1] for k, (worst, _) in report.items() if worst >= 1e-6)
     assert above == ["theta4", "theta5"]
     assert all(1e-11 <= normwise <= 3e-9 for _, normwise in report.values())
+
+
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth",
+            7: "seventh", 8: "eighth", 9: "ninth", 10: "tenth"}
+
+
+def test_the_tuned_convnet_prose_matches_its_printed_run():
+    """4.4.6 (notebook and writeup): the tuned three-layer net passes 55% validation accuracy
+    at the epoch the cell prints and ends near its last printed accuracy, the recorded one."""
+    cell = next(c for c in code_cells("ConvolutionalNetworks.ipynb")
+                if "first epoch above 55%" in c.source)
+    printed = text_outputs(cell)
+    first = int(re.search(r"first epoch above 55% validation accuracy: (\d+)", printed).group(1))
+    curve = [float(v) for v in
+             re.search(r"validation accuracy per epoch: \[([^\]]*)\]", printed).group(1).split()]
+    assert curve[first] > 0.55 >= max(curve[:first])
+    with open(RESULTS) as f:
+        tuned = json.load(f)["cnn_three_layer"]["runs"][1]
+    assert tuned["label"] == "tuned" and curve[-1] == pytest.approx(tuned["val_acc"], abs=5e-4)
+    end = round(100 * curve[-1])
+    text = markdown("ConvolutionalNetworks.ipynb", "**Tuning.**")
+    assert f"passes 55% at the {ORDINALS[first]} epoch and ends near {end}%" in text
+    writeup = " ".join((pathlib.Path(ROOT) / "writeup" / "sections" / "p4_answers.tex")
+                       .read_text().split())
+    assert (f"passes 55\\% validation accuracy at the {ORDINALS[first]} epoch and ends near "
+            f"{end}\\%") in writeup
