@@ -29,7 +29,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", choices=["two-layer", "best", "ablation"],
                         help="two-layer: the 4.1.6 net (about a minute); best: the 4.4.7 fast net "
-                             "(75-94 min on an Intel Xeon, about 3 h on an AMD EPYC; HW5_QUICK=1 "
+                             "(75-94 min on an Intel Xeon, about 2.2 h on an AMD EPYC; HW5_QUICK=1 "
                              "for a small version in seconds); "
                              "ablation: its choices one by one on validation (16 runs, about "
                              "7 hours; a rerun continues where one stopped)")
