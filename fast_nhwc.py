@@ -7,7 +7,7 @@ writes its output already in NHWC order; no layer ever transposes.
     conv:   cols = im2col(x) (n*P, K), K = HH*WW*C, chunk by chunk of n images
             out  = cols @ w,   w = theta.transpose(2, 3, 1, 0).reshape(K, F)
             dw   = sum over chunks of cols^T @ dout_2d,  dx = col2im(dout_2d @ w^T)
-    3x3 conv, stride 1, pad 1, >= 64 channels: Winograd F(4x4, 3x3) instead (compiled
+    3x3 conv, stride 1, pad 1, >= 16 channels: Winograd F(4x4, 3x3) instead (compiled
             tile transforms, 36 batched GEMMs; 3.1-3.5x fewer multiplies), unless WINOGRAD
             is False; its backward is the exact adjoint of its forward
     pool + batch norm + activation, fused into two passes forward and two backward:
@@ -126,7 +126,7 @@ def conv_forward_nhwc(x, theta, theta0, conv_param):
     theta:  (F, C, HH, WW) filters (the course layout); theta0: (F,) biases or None
     conv_param: {'stride': S, 'pad': P}
     out[n, i, j, f] = sum_{a,b,c} xpad[n, i*S + a, j*S + b, c] * theta[f, c, a, b] + theta0[f]
-    A 3x3, stride-1, pad-1 conv of >= 64 channels runs by Winograd F(4x4, 3x3) (WINOGRAD,
+    A 3x3, stride-1, pad-1 conv of >= 16 channels runs by Winograd F(4x4, 3x3) (WINOGRAD,
     winograd_pays), any other by im2col + GEMM.
     Returns (out, cache): out (m, H_out, W_out, F) in x's dtype; cache (x, theta,
     conv_param, path), path 'winograd' or 'direct' (the backward takes the same one).
@@ -227,10 +227,11 @@ def conv_backward_nhwc(dout, cache, compute_dx=True):
 
 # Winograd replaces the direct path for the shapes winograd_pays accepts; False: never.
 WINOGRAD = True
-# The fewest input and output channels (b1c1's 24 -> 64 channels at 31x31 measured faster
-# with Winograd too, 0.44-0.49 of the direct time: benchmarks/README.md) and the smallest
-# image side (at 3x3, one tile per image, 36 products for 9 pixels: no faster with 2 threads).
-WINOGRAD_MIN_CHANNELS = 64
+# The fewest input and output channels and the smallest image side. Winograd took 0.5-0.9 of
+# the direct time down to 16 channels (b1c1's 24 -> 16 ... 128 at 31x31, 16 and 32 channels
+# at 15x15 and 7x7: benchmarks/README.md); at 3x3 (one tile per image, 36 products for 9
+# pixels) it is no faster.
+WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_SIDE = 7
 # Bytes of V and M per chunk of images (1-4 MiB measured alike, 16 MiB slower), and the
 # fewest tiles a chunk holds: each point's GEMM has one row per tile, and a few dozen rows
@@ -243,10 +244,10 @@ _GG = np.kron(_G, _G)        # (36, 9): GG[6i + j, 3a + b] = G[i, a] G[j, b]
 
 
 def winograd_pays(H, W, C, F):
-    """Whether Winograd beat the direct path, forward and backward, at this layer's shape in
-    benchmarks/bench_nhwc.py (float32, batch 256): the 3x3 layers of the 4.4.7 net with
-    >= 64 channels at 15x15 and 7x7 (0.6-0.68 of the direct time with 2 threads, 0.4-0.5 on
-    one); not b3c2 at 3x3 (0.92 forward, 1.0-1.2 backward with 2 threads)."""
+    """Whether Winograd beat the direct path, forward and backward, at this layer's shape
+    (float32, batch 256, 1 and 2 threads): every 3x3 layer of the 4.4.7 nets but b3c2, from
+    b1c1 (24 channels in, 31x31) to 7x7 images, down to 16 channels (0.5-0.9 of the direct
+    time); not b3c2 at 3x3 (0.9 forward, 1.0 backward with 2 threads)."""
     return min(C, F) >= WINOGRAD_MIN_CHANNELS and min(H, W) >= WINOGRAD_MIN_SIDE
 
 

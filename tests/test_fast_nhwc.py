@@ -134,16 +134,16 @@ def test_winograd_runs_the_net_shapes_and_equals_the_naive_conv():
 
 @pytest.mark.parametrize("shape, theta_shape, param", [
     ((1, 7, 7, 64), (64, 64, 3, 3), {"stride": 2, "pad": 1}), ((1, 7, 7, 64), (64, 64, 3, 3), {"pad": 0}),
-    ((1, 7, 7, 32), (64, 32, 3, 3), SAME), ((1, 7, 7, 64), (32, 64, 3, 3), SAME),
+    ((1, 7, 7, 8), (64, 8, 3, 3), SAME), ((1, 7, 7, 64), (8, 64, 3, 3), SAME),
     ((1, 7, 7, 64), (64, 64, 1, 1), {"pad": 0}), ((1, 5, 7, 64), (64, 64, 3, 3), SAME),
     ((1, 3, 3, 256), (256, 256, 3, 3), SAME)])
 def test_winograd_only_where_it_applies_and_pays(shape, theta_shape, param, monkeypatch):
     rng = np.random.default_rng(12)
     x, theta = rng.standard_normal(shape), rng.standard_normal(theta_shape)
     assert conv_forward_nhwc(x, theta, None, param)[1][3] == "direct"
-    full = (1, 7, 7, 64), (64, 64, 3, 3)
-    x, theta = rng.standard_normal(full[0]), rng.standard_normal(full[1])
-    assert conv_forward_nhwc(x, theta, None, SAME)[1][3] == "winograd"
+    for full in [((1, 7, 7, 64), (64, 64, 3, 3)), ((1, 31, 31, 24), (16, 24, 3, 3))]:
+        x, theta = rng.standard_normal(full[0]), rng.standard_normal(full[1])
+        assert conv_forward_nhwc(x, theta, None, SAME)[1][3] == "winograd"
     monkeypatch.setattr(fast_nhwc, "WINOGRAD", False)
     assert conv_forward_nhwc(x, theta, None, SAME)[1][3] == "direct"
 
