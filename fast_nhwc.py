@@ -110,13 +110,26 @@ def _gemm_weights(theta, dtype):
     return np.ascontiguousarray(theta.transpose(2, 3, 1, 0).reshape(HH * WW * C, F), dtype=dtype)
 
 
+def _even_ranges(lo, hi, most):
+    """lo:hi cut into the fewest ranges a:b of at most `most` items, their sizes within one
+    of each other, the largest first (it sizes the buffers). A remainder of a few images
+    would make a GEMM of few rows, far below the rate of the others (b3c2's last chunk)."""
+    count = -(-(hi - lo) // most)
+    if count <= 0:
+        return []
+    size, extra = divmod(hi - lo, count)
+    bounds = [lo]
+    for i in range(count):
+        bounds.append(bounds[-1] + size + (i < extra))
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def _chunks(lo, hi, rows_per_image, K, itemsize):
-    """Ranges a:b of whole images of lo:hi whose cols take about CHUNK_BYTES, and at least
-    MIN_ROWS rows (small images: a GEMM of few rows runs far below peak, and each chunk
-    adds a (K, F) partial weight gradient)."""
+    """Ranges a:b of whole images of lo:hi whose cols take about CHUNK_BYTES (at most), and
+    at least MIN_ROWS rows (small images: a GEMM of few rows runs far below peak, and each
+    chunk adds a (K, F) partial weight gradient), all of about the same size."""
     rows = max(CHUNK_BYTES // max(1, K * itemsize), MIN_ROWS)
-    step = max(1, rows // max(1, rows_per_image))
-    return [(a, min(hi, a + step)) for a in range(lo, hi, step)]
+    return _even_ranges(lo, hi, max(1, rows // max(1, rows_per_image)))
 
 
 def conv_forward_nhwc(x, theta, theta0, conv_param):
@@ -282,11 +295,11 @@ def _winograd_filters_adjoint(dU, theta_shape):
 
 
 def _winograd_chunks(lo, hi, tiles_per_image, C, F, itemsize):
-    """Ranges a:b of whole images of lo:hi whose V and M take about WINOGRAD_CHUNK_BYTES,
-    and at least WINOGRAD_MIN_TILES tiles (each point's GEMM has one row per tile)."""
+    """Ranges a:b of whole images of lo:hi whose V and M take about WINOGRAD_CHUNK_BYTES (at
+    most), and at least WINOGRAD_MIN_TILES tiles (each point's GEMM has one row per tile),
+    all of about the same size."""
     tiles = max(WINOGRAD_CHUNK_BYTES // (36 * (C + F) * itemsize), WINOGRAD_MIN_TILES)
-    step = max(1, tiles // tiles_per_image)
-    return [(a, min(hi, a + step)) for a in range(lo, hi, step)]
+    return _even_ranges(lo, hi, max(1, tiles // tiles_per_image))
 
 
 def _winograd_buffers(chunks, tiles_per_image, C, F, dtype):

@@ -55,6 +55,16 @@ def test_conv_forward_and_backward_equal_the_naive_layers(case, dtype):
         close(reference, got, dtype)
 
 
+@pytest.mark.parametrize("lo, hi, most", [(0, 256, 113), (128, 256, 113), (0, 5, 1), (0, 7, 100),
+                                         (3, 10, 3), (0, 1024, 256), (5, 6, 2)])
+def test_chunks_cover_the_range_in_even_pieces_largest_first(lo, hi, most):
+    ranges = fast_nhwc._even_ranges(lo, hi, most)
+    sizes = [b - a for a, b in ranges]
+    assert [a for a, _ in ranges] == [lo] + [b for _, b in ranges[:-1]] and ranges[-1][1] == hi
+    assert len(ranges) == -(-(hi - lo) // most) and max(sizes) <= most
+    assert max(sizes) - min(sizes) <= 1 and sizes[0] == max(sizes)
+
+
 def test_conv_chunks_of_one_image_give_the_same_result(monkeypatch):
     rng = np.random.default_rng(1)
     x, theta = rng.standard_normal((5, 6, 6, 3)), rng.standard_normal((4, 3, 3, 3))
