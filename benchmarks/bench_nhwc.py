@@ -17,8 +17,8 @@ shared: absolute times drift, ratios of neighbours much less):
      comparison, which load on the other core disturbs least);
   2. each 3x3 conv's direct GFLOP/s, forward and backward (dx and dtheta), as a fraction of
      a same-run sgemm of its im2col shape (m*P, 9C) @ (9C, F), and its Winograd / direct
-     time, forward and backward, all interleaved (b1c1, 24 channels, and b3c2, 3x3 images,
-     are not dispatched to Winograd: their ratios are measured with the thresholds lowered);
+     time, forward and backward, all interleaved (b3c2, 3x3 images, is not dispatched to
+     Winograd: its ratios are measured with the thresholds lowered);
   3. the NHWC step's split: convs, elementwise passes (pool, BN, activation, ReLU),
      the rest (transpose, head, loss); and a GELU pass against a ReLU pass;
   4. peak memory (tracemalloc) of one step at batch 512 and 1024, both paths.
@@ -183,8 +183,14 @@ def step_ratio(batch):
     return t, split
 
 
-CONV_LAYERS = [("b1c1", 31, 24, 64), ("b1c2", 15, 64, 64), ("b2c1", 15, 64, 256),
-               ("b2c2", 7, 256, 256), ("b3c1", 7, 256, 256), ("b3c2", 3, 256, 256)]
+def conv_layers(widths):
+    """[(name, image side, C, F)] of the net's six 3x3 convs at these widths."""
+    w1, w2, w3 = widths
+    return [("b1c1", 31, 24, w1), ("b1c2", 15, w1, w1), ("b2c1", 15, w1, w2),
+            ("b2c2", 7, w2, w2), ("b3c1", 7, w2, w3), ("b3c2", 3, w3, w3)]
+
+
+CONV_LAYERS = conv_layers(WIDTHS)
 
 
 def conv_fractions(batch, rounds):
