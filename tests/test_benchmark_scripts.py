@@ -44,6 +44,13 @@ def test_help_runs_without_torch(script):
     assert "--quick" in done.stdout
 
 
+def test_bench_torch_step_refuses_a_width_below_one_without_torch():
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, os.path.join(ROOT, SCRIPTS[1]),
+                           "--widths", "8", "0", "8"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--widths" in done.stderr and "must be a positive integer, got 0" in done.stderr
+
+
 def test_no_project_module_imports_torch():
     modules = sorted(glob.glob(os.path.join(ROOT, "*.py")))
     assert modules
@@ -74,10 +81,12 @@ def test_airbench94_quick_writes_its_record(tmp_path):
 @pytest.mark.torch
 @needs_torch_venv
 def test_bench_torch_step_quick_prints_its_table():
-    done = subprocess.run([TORCH_PYTHON, os.path.join(ROOT, SCRIPTS[1]), "--quick"],
+    done = subprocess.run([TORCH_PYTHON, os.path.join(ROOT, SCRIPTS[1]), "--quick", "--widths", "8", "16", "8"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    batch, *numbers = done.stdout.strip().splitlines()[-1].split()
+    title, *_, last = done.stdout.strip().splitlines()
+    assert "widths 8/16/8" in title
+    batch, *numbers = last.split()
     assert batch == "8" and len(numbers) == 5 and all(float(n) > 0 for n in numbers)
 
 
