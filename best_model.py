@@ -229,16 +229,22 @@ def test_evaluations(entry, previous):
     return previous.get("test_evaluations", 1) + 1 if same and "test_acc" in previous else 1
 
 
-def train_best(root=None, touch_test=True, seed=None):
+def train_best(root=None, touch_test=True, seed=None, epochs=None):
     """Train the best model end to end (quick mode: a small version) and record its result;
     touch_test=False records the training and validation numbers only. seed (a non-negative
     int) replaces the recipe's seed: the same recipe, another draw of its initialization,
-    augmentation and batch order, with checkpoints of its own."""
+    augmentation and batch order, with checkpoints of its own. epochs (a positive int)
+    replaces num_epochs: the same schedule stretched or compressed to that many epochs (what
+    a slower machine fits in the budget), checkpointed apart too."""
     settings = recipe()
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         settings = dict(settings, seed=seed)
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        settings = dict(settings, num_epochs=epochs)
     reuse_freed_memory()
     sizes = pick(BEST_DATA_SIZES, QUICK_BEST_DATA_SIZES)
     data = load_data(sizes, root=root)

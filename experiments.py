@@ -42,17 +42,25 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None, metavar="S",
                         help="best: train the recipe with seed S instead of its own (a second "
                              "seed's run, checkpointed apart; give it its own HW5_RESULTS file)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help="best: train the recipe for N epochs instead of its own, its "
+                             "schedule stretched or compressed to them (what another machine "
+                             "fits in the budget; checkpointed apart; give it its own "
+                             "HW5_RESULTS file)")
     args = parser.parse_args(argv)
     if args.max_runs is not None and (args.experiment != "ablation" or args.max_runs < 0):
         parser.error("--max-runs takes a non-negative N, for ablation only")
     if args.seed is not None and (args.experiment != "best" or args.seed < 0):
         parser.error("--seed takes a non-negative S, for best only")
+    if args.epochs is not None and (args.experiment != "best" or args.epochs < 1):
+        parser.error(f"--epochs takes a positive N, for best only (got {args.epochs} for {args.experiment})")
     if args.experiment == "two-layer":
         two_layer(args.data)
         return
     import best_model             # here: two-layer needs neither convnet nor the Cython build
     if args.experiment == "best":
-        best_model.train_best(args.data, touch_test=not args.validation_only, seed=args.seed)
+        best_model.train_best(args.data, touch_test=not args.validation_only, seed=args.seed,
+                              epochs=args.epochs)
     else:
         best_model.run_ablation(args.data, max_runs=args.max_runs)
 

@@ -105,6 +105,12 @@ def test_train_best_refuses_a_seed_that_is_no_non_negative_int(seed):
         best_model.train_best(seed=seed)
 
 
+@pytest.mark.parametrize("epochs", [0, -3, 2.0, True, "20"])
+def test_train_best_refuses_epochs_that_are_no_positive_int(epochs):
+    with pytest.raises(ValueError, match=f"epochs must be a positive int, got {re.escape(repr(epochs))}"):
+        best_model.train_best(epochs=epochs)
+
+
 @pytest.mark.slow
 def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path):
     monkeypatch.setenv("HW5_QUICK", "1")
@@ -119,6 +125,17 @@ def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path)
     # the same forward pass in batches of another size: an image may tip where scores tie
     assert views["none"] == pytest.approx(solver.check_accuracy(solver.X_val, solver.y_val),
                                           abs=2 / len(solver.y_val))
+
+
+@pytest.mark.slow
+def test_quick_run_of_fewer_epochs_trains_and_records_them_without_the_test_set(cifar10, monkeypatch,
+                                                                               tmp_path):
+    monkeypatch.setenv("HW5_QUICK", "1")
+    monkeypatch.setenv("HW5_RESULTS", str(tmp_path / "results.json"))
+    solver, entry = best_model.train_best(touch_test=False, epochs=1)
+    recorded = json.load(open(tmp_path / "results.json"))["best_model"]
+    assert solver.epoch == recorded["epochs"] == recorded["hyperparameters"]["num_epochs"] == 1
+    assert len(recorded["val_acc_history"]) == 2 and "test_acc" not in recorded
 
 
 @pytest.mark.slow

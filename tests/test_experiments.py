@@ -50,13 +50,28 @@ def test_seed_reaches_the_best_model_and_nothing_else(monkeypatch, capsys):
     calls = fake_runs(monkeypatch)
     experiments.main(["best", "--seed", "1"])
     experiments.main(["best", "--validation-only"])
-    assert [c[2] for c in calls] == [{"touch_test": True, "seed": 1},
-                                     {"touch_test": False, "seed": None}]
+    assert [c[2] for c in calls] == [{"touch_test": True, "seed": 1, "epochs": None},
+                                     {"touch_test": False, "seed": None, "epochs": None}]
     for argv in (["ablation", "--seed", "1"], ["best", "--seed", "-2"]):
         with pytest.raises(SystemExit):
             experiments.main(argv)
         assert "--seed" in capsys.readouterr().err
     assert len(calls) == 2
+
+
+def test_epochs_reach_the_best_model_and_nothing_else(monkeypatch, capsys):
+    """--epochs N trains the best model's recipe for N epochs (None without it); other
+    experiments, and N below 1, are refused with the value named."""
+    calls = fake_runs(monkeypatch)
+    experiments.main(["best", "--validation-only", "--epochs", "20"])
+    assert [c[2] for c in calls] == [{"touch_test": False, "seed": None, "epochs": 20}]
+    for argv, shown in ((["ablation", "--epochs", "20"], "got 20 for ablation"),
+                        (["best", "--epochs", "0"], "got 0 for best")):
+        with pytest.raises(SystemExit):
+            experiments.main(argv)
+        error = capsys.readouterr().err
+        assert "--epochs takes a positive N" in error and shown in error
+    assert len(calls) == 1
 
 
 def test_two_layer_imports_neither_convnet_nor_best_model():
