@@ -5,6 +5,8 @@
     BENCH_REUSE_MEMORY=0 .venv/bin/python benchmarks/bench_nhwc.py   (glibc's malloc defaults)
     BENCH_THREADS=1 .venv/bin/python benchmarks/bench_nhwc.py        (everything on one thread)
     BENCH_WIDTHS=128,384,384 .venv/bin/python benchmarks/bench_nhwc.py  (the recipe's widths)
+    BENCH_CONV_BATCH=512 BENCH_STEP=0 .venv/bin/python benchmarks/bench_nhwc.py
+                                             (the conv table at batch 512, no step timings)
 
 float32, 2 BLAS threads (threadpoolctl), widths 64/256/256 (BENCH_WIDTHS), augmentation off,
 freed memory kept for reuse as the training does (best_model.reuse_freed_memory). Prints
@@ -46,6 +48,8 @@ MEMORY = os.environ.get("BENCH_MEMORY", "1") != "0"
 REUSE_MEMORY = os.environ.get("BENCH_REUSE_MEMORY", "1") != "0"
 THREADS = int(os.environ.get("BENCH_THREADS", 2))
 WIDTHS = tuple(int(w) for w in os.environ.get("BENCH_WIDTHS", "64,256,256").split(","))
+CONV_BATCH = int(os.environ.get("BENCH_CONV_BATCH", 256))
+STEP = os.environ.get("BENCH_STEP", "1") != "0"
 SAME_3x3 = {"stride": 1, "pad": 1}
 WHITEN = {"stride": 1, "pad": 0}
 
@@ -272,13 +276,14 @@ def main():
     with threadpool_limits(THREADS):
         print(f"4.4.7 step, widths {WIDTHS}, float32, {THREADS} BLAS thread(s), median of {ROUNDS} "
               f"interleaved rounds, freed memory {'kept for reuse' if REUSE_MEMORY else 'returned'}")
-        for batch in (256, 512):
-            print_step(f"batch {batch}", *step_ratio(batch))
-        with threadpool_limits(1):
-            print_step("batch 256, one thread", *step_ratio(256))
-        print("3x3 convs at batch 256: direct path as a fraction of a same-run sgemm of the im2col "
+        if STEP:
+            for batch in (256, 512):
+                print_step(f"batch {batch}", *step_ratio(batch))
+            with threadpool_limits(1):
+                print_step("batch 256, one thread", *step_ratio(256))
+        print(f"3x3 convs at batch {CONV_BATCH}: direct path as a fraction of a same-run sgemm of the im2col "
               f"shape; Winograd / direct time (median of {ROUNDS + 2}):")
-        for (name, fwd, bwd, gemm, w_fwd, w_bwd), (_, H, C, F) in zip(conv_fractions(256, ROUNDS + 2),
+        for (name, fwd, bwd, gemm, w_fwd, w_bwd), (_, H, C, F) in zip(conv_fractions(CONV_BATCH, ROUNDS + 2),
                                                                      CONV_LAYERS):
             print(f"  {name}: direct forward {fwd / gemm:.2f}, backward {bwd / gemm:.2f} "
                   f"(sgemm {gemm:.0f}, forward {fwd:.0f}, backward {bwd:.0f} GFLOP/s); "
