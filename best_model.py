@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from augment import mirrored_training_set
+from budget import BUDGET_SHARE, epoch_seconds, plan_epochs
 from cifar import dataset_label, describe_dataset
 from convnet import TTA_VIEWS, WhitenedConvNet, whitening_filters
 from data_utils import get_CIFAR10_data
@@ -32,7 +33,7 @@ from optim import Lookahead, PiecewiseLinear
 from runs import (as_json, checkpoint_path, pick, quick_mode, read_result, record_result,
                   results_path, training_seconds)
 from solver import Solver
-from validate import nonnegative_int
+from validate import nonnegative_int, positive_float, require
 
 # The recipe of `python experiments.py best` (see convnet.WhitenedConvNet). Learning rate
 # and weight decay follow airbench94's per-example values: its learning rate 11.5 per
@@ -53,7 +54,10 @@ from validate import nonnegative_int
 # (results/candidate-widths-128-384-384-27epochs.json; adopted because it beat 0.9064).
 # num_epochs: the epochs that fit in the 75 minutes the 36-epoch recipe took, at the wide
 # net's quiet-machine pace (median 166 s an epoch of 45,000 images with the 5,000-image
-# check), a sixth of the 90 minutes spare for a busier machine.
+# check), a sixth of the 90 minutes spare for a busier machine. It stays the ablation's base
+# (a third of it); `experiments.py best` trains instead the epochs that fit in BUDGET_MINUTES
+# on the machine at hand (recipe_in_budget: 20 of about 250 s on an AMD EPYC of the same
+# 2-core kind), the same schedule over them.
 # alternate_flips: mirror each image in every other epoch (augment.AlternatingFlips) instead
 # of in a random half of each batch.
 # bn_scale_trained: whether batch norm's scales (gamma) learn; airbench94 freezes them at 1
@@ -80,6 +84,8 @@ CHOICES = {"widths": "validation",
            "lookahead_every": "validation"}
 QUICK_BEST = dict(BEST, widths=(16, 32, 32), batch_size=50, num_epochs=3,
                   whitening_images=500)
+# The minutes of training `experiments.py best` fits its epochs in (budget.py).
+BUDGET_MINUTES = 90
 BEST_DATA_SIZES = dict(num_training=45000, num_validation=5000, num_test=10000)
 QUICK_BEST_DATA_SIZES = dict(num_training=2000, num_validation=500, num_test=500)
 
@@ -229,13 +235,48 @@ def test_evaluations(entry, previous):
     return previous.get("test_evaluations", 1) + 1 if same and "test_acc" in previous else 1
 
 
-def train_best(root=None, touch_test=True, seed=None, epochs=None):
+def budget_plan(data, settings, budget_minutes=None):
+    """budget.plan_epochs for settings on data within budget_minutes (default BUDGET_MINUTES):
+    an epoch's seconds timed on a throwaway run of two epochs of 10 steps (budget.epoch_seconds;
+    10 steps hold one lookahead step), the plan kept beside the checkpoints
+    (checkpoints/best-budget.json) for a resumed run or the notebook; in quick mode at most the
+    quick recipe's epochs."""
+    budget_minutes = BUDGET_MINUTES if budget_minutes is None else budget_minutes
+    steps = pick(10, 2)
+
+    def train_steps(n):
+        sample = dict(data, X_train=data["X_train"][:n * settings["batch_size"]],
+                      y_train=data["y_train"][:n * settings["batch_size"]])
+        return best_solver(sample, dict(settings, num_epochs=2), verbose=False).train()
+
+    per_epoch = max(1, len(data["y_train"]) // settings["batch_size"])
+    path = checkpoint_path("best-budget")
+    fixed = as_json({k: v for k, v in settings.items() if k != "num_epochs"})
+    plan = plan_epochs(budget_minutes, fixed,
+                       lambda: epoch_seconds(train_steps, steps, per_epoch),
+                       path and path + ".json")
+    if quick_mode():
+        plan["epochs"] = min(plan["epochs"], settings["num_epochs"])
+    return plan
+
+
+def recipe_in_budget(data, budget_minutes=None):
+    """recipe() with the epochs that fit in budget_minutes (default BUDGET_MINUTES) of
+    training on this machine (budget_plan), and the plan: what `experiments.py best` trains."""
+    settings = recipe()
+    plan = budget_plan(data, settings, budget_minutes)
+    return dict(settings, num_epochs=plan["epochs"]), plan
+
+
+def train_best(root=None, touch_test=True, seed=None, epochs=None, budget_minutes=None):
     """Train the best model end to end (quick mode: a small version) and record its result;
     touch_test=False records the training and validation numbers only. seed (a non-negative
     int) replaces the recipe's seed: the same recipe, another draw of its initialization,
     augmentation and batch order, with checkpoints of its own. epochs (a positive int)
     replaces num_epochs: the same schedule stretched or compressed to that many epochs (what
-    a slower machine fits in the budget), checkpointed apart too."""
+    a slower machine fits in the budget), checkpointed apart too. Without epochs the run
+    trains the epochs that fit in budget_minutes (a positive number, default BUDGET_MINUTES)
+    of training on this machine (budget_plan; the plan is recorded as 'budget')."""
     settings = recipe()
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -245,10 +286,20 @@ def train_best(root=None, touch_test=True, seed=None, epochs=None):
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}")
         settings = dict(settings, num_epochs=epochs)
+    if budget_minutes is not None:
+        require(epochs is None, f"give epochs or budget_minutes, not both (got epochs={epochs!r}, "
+                                f"budget_minutes={budget_minutes!r})")
+        positive_float("budget_minutes", budget_minutes)
     reuse_freed_memory()
     sizes = pick(BEST_DATA_SIZES, QUICK_BEST_DATA_SIZES)
     data = load_data(sizes, root=root)
     print(describe_dataset(root))
+    plan = None
+    if epochs is None:
+        plan = budget_plan(data, settings, budget_minutes)
+        settings = dict(settings, num_epochs=plan["epochs"])
+        print(f"budget: {plan['epochs']} epochs of about {plan['epoch_s']:.0f} s fit in "
+              f"{round(100 * BUDGET_SHARE)}% of {plan['budget_minutes']:g} minutes on this machine")
     solver = best_solver(data, settings, checkpoint=checkpoint_path("best"))
     print("settings:", settings)
     print(f"data: {sizes['num_training']} training, {sizes['num_validation']} validation "
@@ -268,6 +319,8 @@ def train_best(root=None, touch_test=True, seed=None, epochs=None):
              "data_sizes": dict(sizes),
              "dataset": dataset_label(root),
              "hyperparameters": as_json(settings)}
+    if plan is not None:
+        entry["budget"] = plan
     entry["val_acc_views"] = validation_views(solver.model, data)
     print("validation accuracy by test-time views:",
           ", ".join(f"{views} {acc:.4f}" for views, acc in entry["val_acc_views"].items()))

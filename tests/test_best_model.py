@@ -111,6 +111,30 @@ def test_train_best_refuses_epochs_that_are_no_positive_int(epochs):
         best_model.train_best(epochs=epochs)
 
 
+@pytest.mark.parametrize("budget", [0, -1.0, float("inf"), "90"])
+def test_train_best_refuses_a_budget_that_is_no_positive_time(budget):
+    with pytest.raises(ValueError, match=f"budget_minutes must be a finite number > 0, got {re.escape(repr(budget))}"):
+        best_model.train_best(budget_minutes=budget)
+
+
+def test_train_best_refuses_epochs_beside_a_budget():
+    with pytest.raises(ValueError, match="give epochs or budget_minutes, not both "
+                                         r"\(got epochs=20, budget_minutes=90\)"):
+        best_model.train_best(epochs=20, budget_minutes=90)
+
+
+def test_the_budget_plan_times_the_recipe_and_caps_the_quick_twin(cifar10, monkeypatch):
+    """In quick mode the plan is timed on a throwaway run (no file kept) and never exceeds the
+    quick recipe's epochs; a budget shorter than an epoch still trains one."""
+    monkeypatch.setenv("HW5_QUICK", "1")
+    data = best_model.load_data()
+    settings, plan = best_model.recipe_in_budget(data)
+    assert settings == best_model.QUICK_BEST and plan["epochs"] == 3
+    assert plan["budget_minutes"] == best_model.BUDGET_MINUTES and plan["epoch_s"] > 0
+    tiny = best_model.budget_plan(data, best_model.QUICK_BEST, budget_minutes=1e-6)
+    assert tiny["epochs"] == 1 and tiny["budget_minutes"] == 1e-6
+
+
 @pytest.mark.slow
 def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path):
     monkeypatch.setenv("HW5_QUICK", "1")
@@ -119,6 +143,9 @@ def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path)
     assert solver.val_acc_history[-1] > 0.25 > solver.val_acc_history[0]
     recorded = json.load(open(tmp_path / "results.json"))["best_model"]
     assert recorded["num_test"] == 500 and recorded["epochs"] == 3
+    # timed first: 90 minutes hold far more than the quick twin's 3 epochs, its cap
+    assert recorded["budget"]["budget_minutes"] == best_model.BUDGET_MINUTES
+    assert recorded["budget"]["epochs"] == 3 and recorded["budget"]["epoch_s"] > 0
     assert {"test_acc", "wall_time_s", "peak_memory_mib", "val_acc_history"} <= set(recorded)
     views = recorded["val_acc_views"]
     assert list(views) == list(best_model.TTA_VIEWS) and all(0 <= v <= 1 for v in views.values())

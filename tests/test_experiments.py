@@ -50,8 +50,10 @@ def test_seed_reaches_the_best_model_and_nothing_else(monkeypatch, capsys):
     calls = fake_runs(monkeypatch)
     experiments.main(["best", "--seed", "1"])
     experiments.main(["best", "--validation-only"])
-    assert [c[2] for c in calls] == [{"touch_test": True, "seed": 1, "epochs": None},
-                                     {"touch_test": False, "seed": None, "epochs": None}]
+    assert [c[2] for c in calls] == [{"touch_test": True, "seed": 1, "epochs": None,
+                                      "budget_minutes": None},
+                                     {"touch_test": False, "seed": None, "epochs": None,
+                                      "budget_minutes": None}]
     for argv in (["ablation", "--seed", "1"], ["best", "--seed", "-2"]):
         with pytest.raises(SystemExit):
             experiments.main(argv)
@@ -64,7 +66,8 @@ def test_epochs_reach_the_best_model_and_nothing_else(monkeypatch, capsys):
     experiments, and N below 1, are refused with the value named."""
     calls = fake_runs(monkeypatch)
     experiments.main(["best", "--validation-only", "--epochs", "20"])
-    assert [c[2] for c in calls] == [{"touch_test": False, "seed": None, "epochs": 20}]
+    assert [c[2] for c in calls] == [{"touch_test": False, "seed": None, "epochs": 20,
+                                      "budget_minutes": None}]
     for argv, shown in ((["ablation", "--epochs", "20"], "got 20 for ablation"),
                         (["best", "--epochs", "0"], "got 0 for best")):
         with pytest.raises(SystemExit):
@@ -83,3 +86,21 @@ def test_two_layer_imports_neither_convnet_nor_best_model():
     files = run_notebooks.dependencies(new_notebook(cells=[new_code_cell("import experiments")]))
     assert "experiments.py" in files and "fc_training.py" in files
     assert "convnet.py" not in files and "best_model.py" not in files
+
+
+def test_budget_minutes_reach_the_best_model_alone_and_never_beside_epochs(monkeypatch, capsys):
+    """--budget-minutes M trains the epochs that fit in M minutes (None: best_model's own
+    budget); other experiments, M <= 0 and M beside --epochs are refused with what was given."""
+    calls = fake_runs(monkeypatch)
+    experiments.main(["best", "--budget-minutes", "45.5"])
+    assert [c[2] for c in calls] == [{"touch_test": True, "seed": None, "epochs": None,
+                                      "budget_minutes": 45.5}]
+    for argv, shown in ((["ablation", "--budget-minutes", "30"], "got 30 for ablation)"),
+                        (["best", "--budget-minutes", "0"], "got 0 for best)"),
+                        (["best", "--budget-minutes", "30", "--epochs", "5"],
+                         "got 30 for best with --epochs 5)")):
+        with pytest.raises(SystemExit):
+            experiments.main(argv)
+        error = capsys.readouterr().err
+        assert "--budget-minutes takes M > 0" in error and shown in error
+    assert len(calls) == 1
