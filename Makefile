@@ -55,7 +55,8 @@ lab: build
 two-layer: build
 	$(PY) experiments.py two-layer
 
-# Problem 4.4.7's fast net, end to end (~80 min on 2 cores); resumes from checkpoints/.
+# Problem 4.4.7's fast net, end to end: the epochs that fit in 90 minutes of training here,
+# timed first (budget.py), then a few minutes of testing; resumes from checkpoints/.
 best: build
 	$(PY) experiments.py best
 

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from augment import mirrored_training_set
-from budget import BUDGET_SHARE, epoch_seconds, plan_epochs
+from budget import BUDGET_SHARE, epoch_seconds, plan_epochs, read_plan
 from cifar import dataset_label, describe_dataset
 from convnet import TTA_VIEWS, WhitenedConvNet, whitening_filters
 from data_utils import get_CIFAR10_data
@@ -235,6 +235,27 @@ def test_evaluations(entry, previous):
     return previous.get("test_evaluations", 1) + 1 if same and "test_acc" in previous else 1
 
 
+def plan_path():
+    """checkpoints/best-budget.json, where budget_plan keeps its plan; None in quick mode."""
+    path = checkpoint_path("best-budget")
+    return path and path + ".json"
+
+
+def planned_settings(settings):
+    """settings as a budget plan stores them (JSON, nested tuples as lists), without the
+    epochs the plan chooses."""
+    return json.loads(json.dumps({k: v for k, v in settings.items() if k != "num_epochs"}))
+
+
+def planned_epochs(budget_minutes=None):
+    """The epochs of the plan `experiments.py best` made for recipe() within budget_minutes
+    (default BUDGET_MINUTES), read from plan_path() without timing anything; None when no run
+    has made one (or in quick mode)."""
+    budget_minutes = BUDGET_MINUTES if budget_minutes is None else budget_minutes
+    plan = read_plan(plan_path(), budget_minutes, planned_settings(recipe()))
+    return None if plan is None else plan["epochs"]
+
+
 def budget_plan(data, settings, budget_minutes=None):
     """budget.plan_epochs for settings on data within budget_minutes (default BUDGET_MINUTES):
     an epoch's seconds timed on a throwaway run of two epochs of 10 steps (budget.epoch_seconds;
@@ -250,11 +271,8 @@ def budget_plan(data, settings, budget_minutes=None):
         return best_solver(sample, dict(settings, num_epochs=2), verbose=False).train()
 
     per_epoch = max(1, len(data["y_train"]) // settings["batch_size"])
-    path = checkpoint_path("best-budget")
-    fixed = as_json({k: v for k, v in settings.items() if k != "num_epochs"})
-    plan = plan_epochs(budget_minutes, fixed,
-                       lambda: epoch_seconds(train_steps, steps, per_epoch),
-                       path and path + ".json")
+    plan = plan_epochs(budget_minutes, planned_settings(settings),
+                       lambda: epoch_seconds(train_steps, steps, per_epoch), plan_path())
     if quick_mode():
         plan["epochs"] = min(plan["epochs"], settings["num_epochs"])
     return plan

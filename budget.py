@@ -49,16 +49,28 @@ def epoch_seconds(train_steps, steps, steps_per_epoch):
     return steps_per_epoch * step_s + check_s
 
 
+def read_plan(path, budget_minutes, settings):
+    """The plan {'budget_minutes', 'epoch_s', 'epochs'} plan_epochs wrote to path for the same
+    settings and budget; None when there is none (no path, no file, or another run's).
+    settings are compared as JSON stores them (tuples read back as lists)."""
+    if path is None or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        plan = json.load(f)
+    if (plan.get("budget_minutes") != budget_minutes
+            or plan.get("settings") != json.loads(json.dumps(settings))):
+        return None
+    return {k: plan[k] for k in ("budget_minutes", "epoch_s", "epochs")}
+
+
 def plan_epochs(budget_minutes, settings, measure, path=None):
     """The plan {'budget_minutes', 'epoch_s', 'epochs'} for training settings within
     budget_minutes: read from path when a run of the same settings and budget wrote it, else
     measured (measure() returns the seconds of an epoch) and written to path (when given)."""
     positive_float("budget_minutes", budget_minutes)
-    if path is not None and os.path.exists(path):
-        with open(path) as f:
-            plan = json.load(f)
-        if plan.get("budget_minutes") == budget_minutes and plan.get("settings") == settings:
-            return {k: plan[k] for k in ("budget_minutes", "epoch_s", "epochs")}
+    plan = read_plan(path, budget_minutes, settings)
+    if plan is not None:
+        return plan
     epoch_s = measure()
     plan = {"budget_minutes": budget_minutes, "epoch_s": round(epoch_s, 1),
             "epochs": epochs_in_budget(budget_minutes * 60, epoch_s)}

@@ -247,18 +247,21 @@ PREREQUISITES = {"ConvolutionalNetworks.ipynb": (
 
 
 def best_epochs():
-    """The number of epochs of the best model's recipe (best_model.BEST)."""
+    """The number of epochs `experiments.py best` trains on this machine: those of the budget
+    plan it wrote (best_model.planned_epochs); None before it has made one."""
     import best_model       # numpy and the layers: imported only when a plan needs them
-    return best_model.BEST["num_epochs"]
+    return best_model.planned_epochs()
 
 
 def missing_prerequisite(name, quick, root=ROOT):
     """The command (list) that must run before notebook name, or None: none in quick mode,
-    none when the notebook has no prerequisite or its final checkpoint exists in root."""
+    none when the notebook has no prerequisite or its final checkpoint exists in root (without
+    a budget plan the epochs, and so the final checkpoint, are unknown: the command runs)."""
     if quick or name not in PREREQUISITES:
         return None
     pattern, command, _ = PREREQUISITES[name]
-    done = glob.glob(os.path.join(root, pattern.format(num_epochs=best_epochs())))
+    epochs = best_epochs()
+    done = epochs is not None and glob.glob(os.path.join(root, pattern.format(num_epochs=epochs)))
     return None if done else command
 
 

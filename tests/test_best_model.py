@@ -135,6 +135,29 @@ def test_the_budget_plan_times_the_recipe_and_caps_the_quick_twin(cifar10, monke
     assert tiny["epochs"] == 1 and tiny["budget_minutes"] == 1e-6
 
 
+def test_planned_epochs_read_the_plan_of_the_recipe_without_timing(monkeypatch, tmp_path):
+    """planned_epochs is what run_notebooks asks before ConvolutionalNetworks: the epochs of
+    the plan `experiments.py best` wrote for recipe() (none before it ran, none for another
+    recipe, none in quick mode)."""
+    import runs
+    from budget import plan_epochs
+
+    monkeypatch.delenv(runs.QUICK_ENV, raising=False)
+    monkeypatch.setattr(runs, "CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    assert best_model.plan_path() == str(tmp_path / "checkpoints" / "best-budget.json")
+    assert best_model.planned_epochs() is None
+    settings = best_model.planned_settings(best_model.BEST)
+    assert "num_epochs" not in settings and settings["widths"] == list(best_model.BEST["widths"])
+    plan_epochs(best_model.BUDGET_MINUTES, settings, lambda: 250.0, best_model.plan_path())
+    assert best_model.planned_epochs() == 20
+    assert best_model.planned_epochs(budget_minutes=45) is None
+    plan_epochs(best_model.BUDGET_MINUTES, dict(settings, seed=1), lambda: 250.0,
+                best_model.plan_path())
+    assert best_model.planned_epochs() is None
+    monkeypatch.setenv(runs.QUICK_ENV, "1")
+    assert best_model.plan_path() is None and best_model.planned_epochs() is None
+
+
 @pytest.mark.slow
 def test_quick_run_learns_and_records_its_result(cifar10, monkeypatch, tmp_path):
     monkeypatch.setenv("HW5_QUICK", "1")

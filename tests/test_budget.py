@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from budget import BUDGET_SHARE, epoch_seconds, epochs_in_budget, plan_epochs
+from budget import BUDGET_SHARE, epoch_seconds, epochs_in_budget, plan_epochs, read_plan
 
 
 @pytest.mark.parametrize("budget_s, epoch_s, epochs", [(5400, 250, 20), (5400, 240, 21),
@@ -91,3 +91,14 @@ def test_a_plan_without_a_path_is_measured_every_time():
 def test_a_plan_refuses_a_budget_that_is_no_positive_time():
     with pytest.raises(ValueError, match="budget_minutes must be a finite number > 0, got -5"):
         plan_epochs(-5, {}, counting(1.0))
+
+
+def test_read_plan_finds_only_the_plan_of_the_same_settings_and_budget(tmp_path):
+    path = str(tmp_path / "plan.json")
+    assert read_plan(None, 90, {}) is None and read_plan(path, 90, {}) is None
+    written = plan_epochs(90, {"seed": 0}, counting(300.0), path)
+    assert read_plan(path, 90, {"seed": 0}) == written == {"budget_minutes": 90, "epoch_s": 300.0,
+                                                            "epochs": 17}
+    assert read_plan(path, 60, {"seed": 0}) is None and read_plan(path, 90, {"seed": 1}) is None
+    nested = {"schedule": ((0, 0.2), (1, 0.07))}             # tuples come back as lists
+    assert plan_epochs(90, nested, counting(300.0), path) == read_plan(path, 90, nested)

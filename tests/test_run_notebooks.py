@@ -186,6 +186,21 @@ def test_a_notebook_that_resumes_a_training_runs_it_first_in_full_mode(project, 
     assert "trainer.py" not in said and "Tiny.ipynb: executing" in said
 
 
+def test_without_a_budget_plan_the_training_runs_first_whatever_checkpoints_exist(project,
+                                                                                   monkeypatch):
+    """Before `experiments.py best` has written its budget plan the epochs it will train are
+    unknown, so no checkpoint counts as its last: the command runs (it resumes what it can)."""
+    (project / "ckpt").mkdir()
+    (project / "ckpt" / "net_epoch_3.npz").write_text("")
+    monkeypatch.setitem(run_notebooks.PREREQUISITES, "Tiny.ipynb",
+                        ("ckpt/net_epoch_{num_epochs}.npz", ["trainer.py"], "tiny"))
+    monkeypatch.setattr(run_notebooks, "best_epochs", lambda: None)
+    assert run_notebooks.missing_prerequisite("Tiny.ipynb", quick=False,
+                                              root=str(project)) == ["trainer.py"]
+    monkeypatch.setattr(run_notebooks, "best_epochs", lambda: 3)
+    assert run_notebooks.missing_prerequisite("Tiny.ipynb", quick=False, root=str(project)) is None
+
+
 def test_the_plan_says_how_long_the_prerequisite_trained_and_on_which_cpu(project, monkeypatch):
     monkeypatch.setitem(run_notebooks.PREREQUISITES, "Tiny.ipynb",
                         ("ckpt/net_epoch_{num_epochs}.npz", ["trainer.py"], "tiny"))
