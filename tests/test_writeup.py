@@ -211,55 +211,38 @@ def test_an_ablation_on_validation_rejects_accuracies_in_percent():
 
 
 def test_the_current_recipes_run_in_the_prose_is_its_record():
-    """4.4.7's answer quotes the recorded run of best_model.BEST (results/results.json, kept
-    also in results/best_model-27epochs.json): its epoch times, peak memory, accuracy without
-    the views and its single test evaluation; and the 36-epoch run its widths were chosen
-    against, on validation."""
+    """4.4.7's answer quotes the recorded run of best_model.BEST over the epochs of its budget
+    (results/results.json, kept also in results/best_model-budget-amd.json): the epoch timed
+    first, its median epoch, peak memory, accuracy without the views and its single test
+    evaluation; the 36-epoch run its widths were chosen against, on validation; and the
+    27-epoch run before the budget was timed, with its minutes and test accuracy."""
     import statistics
 
-    with open(ROOT / "results" / "results.json") as f:
-        run = json.load(f)["best_model"]
-    with open(ROOT / "results" / "best_model-27epochs.json") as f:
-        assert json.load(f)["best_model"] == run
-    with open(ROOT / "results" / "best_model-36epochs.json") as f:
-        narrow = json.load(f)["best_model"]
+    def record(name):
+        with open(ROOT / "results" / name) as f:
+            return json.load(f)["best_model"]
+
+    run, narrow = record("results.json"), record("best_model-36epochs.json")
+    wide, before = record("candidate-widths-128-384-384-27epochs.json"), record(
+        "best_model-27epochs.json")
+    assert record("best_model-budget-amd.json") == run
     text = " ".join((WRITEUP / "sections" / "p4_answers.tex").read_text().split())
     assert run["test_evaluations"] == 1 and run["selected_on"] == "validation"
-    assert run["choices"]["widths"] == "validation" and run["val_acc"] > narrow["val_acc"]
+    assert run["choices"]["widths"] == "validation" and wide["val_acc"] > narrow["val_acc"]
+    assert before["hyperparameters"] == dict(run["hyperparameters"], num_epochs=27)
     times = run["epoch_times_s"]
-    quoted = [f"\\texttt{{best\\_model.BEST}}, {run['epochs']} epochs",
-              f"median {statistics.median(times[:20]):.0f}\\,s an epoch for the first 20",
-              f"then {min(times[20:]):.0f}--{max(times[20:]):.0f}\\,s",
+    quoted = [f"95\\% of {run['budget']['budget_minutes']} minutes",
+              f"an epoch timed at {run['budget']['epoch_s']:.0f}\\,s before training",
+              f"a median of {statistics.median(times):.0f}\\,s an epoch",
               f"{100 * run['test_acc_no_tta']:.2f}\\% without them",
               f"peak memory {run['peak_memory_mib'] / 1024:.1f}\\,GiB",
-              f"scored {100 * run['val_acc']:.2f}\\% on validation against "
+              f"scored {100 * wide['val_acc']:.2f}\\% on validation against "
               f"{100 * narrow['val_acc']:.2f}\\% for airbench94's widths "
               f"{'/'.join(map(str, narrow['hyperparameters']['widths']))} trained "
-              f"{narrow['epochs']} epochs"]
+              f"{narrow['epochs']} epochs",
+              f"took {before['wall_time_s'] / 60:.1f} minutes on an Intel Xeon machine",
+              f"scored {100 * before['test_acc']:.2f}\\% on the test set"]
     missing = [q for q in quoted if q not in text]
     assert not missing, missing
-    assert "over the 90 minutes" in text if run["wall_time_s"] > 90 * 60 else "over the 90" not in text
-
-
-def test_the_notebooks_rerun_of_the_recipe_is_quoted_from_its_record():
-    """4.4.7's answer names the run the notebook shows (the recipe retrained on another
-    machine): its minutes, that its validation curve is the record's, its test accuracy and
-    its test evaluation, the recipe's second."""
-    with open(ROOT / "results" / "best_model-amd.json") as f:
-        shown = json.load(f)
-    with open(ROOT / "results" / "results.json") as f:
-        run = json.load(f)["best_model"]
-    device, shown = shown["meta"]["recorded"]["best_model"]["device"], shown["best_model"]
-    text = " ".join((WRITEUP / "sections" / "p4_answers.tex").read_text().split())
-    assert "AMD EPYC" in device and shown["hyperparameters"] == run["hyperparameters"]
-    assert shown["val_acc_history"] == run["val_acc_history"]      # "at every epoch"
-    assert shown["test_evaluations"] == run["test_evaluations"] + 1 == 2
-    quoted = ["on an AMD EPYC machine",
-              r"(\texttt{results/best\_model-amd.json})",
-              f"{shown['wall_time_s'] / 60:.1f} minutes there",
-              "the record's validation accuracy at every epoch",
-              f"the same {100 * shown['test_acc']:.2f}\\% on the test set" if
-              shown["test_acc"] == run["test_acc"] else f"{100 * shown['test_acc']:.2f}\\%",
-              "second test evaluation, which chose nothing"]
-    missing = [q for q in quoted if q not in text]
-    assert not missing, missing
+    assert run["wall_time_s"] <= 90 * 60 and "within the 90 minutes" in text
+    assert before["wall_time_s"] > 90 * 60 and "over the budget" in text
