@@ -10,6 +10,7 @@ a rerun continues, and --max-runs N trains N more and stops. HW5_QUICK=1 runs sm
 about a minute.
 """
 import argparse
+import math
 
 from data_utils import get_CIFAR10_data
 from fc_training import TWO_LAYER, train_two_layer
@@ -60,9 +61,9 @@ def main(argv=None):
     if args.epochs is not None and (args.experiment != "best" or args.epochs < 1):
         parser.error(f"--epochs takes a positive N, for best only (got {args.epochs} for {args.experiment})")
     if args.budget_minutes is not None and (args.experiment != "best"
-                                            or not args.budget_minutes > 0
+                                            or not 0 < args.budget_minutes < math.inf
                                             or args.epochs is not None):
-        parser.error(f"--budget-minutes takes M > 0, for best only and not with --epochs "
+        parser.error(f"--budget-minutes takes a finite M > 0, for best only and not with --epochs "
                      f"(got {args.budget_minutes:g} for {args.experiment}"
                      + (f" with --epochs {args.epochs})" if args.epochs is not None else ")"))
     if args.experiment == "two-layer":

@@ -97,10 +97,11 @@ def test_budget_minutes_reach_the_best_model_alone_and_never_beside_epochs(monke
                                       "budget_minutes": 45.5}]
     for argv, shown in ((["ablation", "--budget-minutes", "30"], "got 30 for ablation)"),
                         (["best", "--budget-minutes", "0"], "got 0 for best)"),
+                        (["best", "--budget-minutes", "inf"], "got inf for best)"),
                         (["best", "--budget-minutes", "30", "--epochs", "5"],
                          "got 30 for best with --epochs 5)")):
         with pytest.raises(SystemExit):
             experiments.main(argv)
         error = capsys.readouterr().err
-        assert "--budget-minutes takes M > 0" in error and shown in error
+        assert "--budget-minutes takes a finite M > 0" in error and shown in error
     assert len(calls) == 1
