@@ -1,6 +1,7 @@
 """best_model.py: the 4.4.7 recipe's data, evaluation and (slow) a quick end-to-end run
 on the real CIFAR-10 copy that must learn."""
 import json
+import os
 import re
 
 import numpy as np
@@ -10,6 +11,7 @@ import best_model
 from augment import AlternatingFlips
 from conftest import killed_and_resumed
 from convnet import WhitenedConvNet, whitening_filters
+from runs import ROOT
 
 
 def test_channel_standardize_uses_the_training_statistics():
@@ -468,3 +470,45 @@ def test_a_frozen_scale_stays_one_through_training_steps():
     for l in range(1, 7):
         assert np.all(solver.model.params[f"gamma{l}"] == 1), l
     assert not np.all(solver.model.params["beta1"] == 0)         # the biases did learn
+
+
+# The current recipe's ablation, recorded apart from results/results.json until the notebook
+# shows it (HW5_RESULTS=results/ablation-128-384-384.json python experiments.py ablation).
+ABLATION_RECORD = "results/ablation-128-384-384.json"
+
+
+def as_stored(value):
+    """value as the results file stores it (tuples as lists)."""
+    return json.loads(json.dumps(value))
+
+
+def recorded_runs(path=ABLATION_RECORD):
+    """(the ablation entry of the record at path, [(row name, run)] of its runs)."""
+    with open(os.path.join(ROOT, path)) as f:
+        entry = json.load(f)["best_model_ablation"]
+    return entry, [(name, run) for name, row in entry["rows"].items() for run in row["runs"]]
+
+
+def test_the_recorded_ablation_is_of_the_current_base_on_validation_only():
+    entry, runs = recorded_runs()
+    assert entry["settings"] == as_stored(best_model.ABLATION_BASE)
+    assert (entry["scored_on"], entry["num_training"], entry["num_validation"]) == (
+        "validation", 45000, 5000)
+    assert entry["seeds"] == list(best_model.ABLATION_SEEDS)
+    assert {name: row["changed"] for name, row in entry["rows"].items()} == \
+        as_stored(best_model.ABLATIONS)
+    assert entry == best_model.count_runs(as_stored(entry)) and runs
+    for name, run in runs:
+        history = run["val_acc_history"]
+        assert run["epochs"] == best_model.ABLATION_BASE["num_epochs"] == len(history) - 1
+        assert run["val_acc"] == max(history) and run["seed"] in entry["seeds"]
+        assert ("tta" in run) == (name == "whole recipe")
+
+
+def test_readme_quotes_every_run_of_the_recorded_ablation():
+    entry, runs = recorded_runs()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    assert f"{entry['runs_done']} of its {entry['runs_total']} runs" in readme
+    for name, run in runs:
+        assert f"{name}, seed {run['seed']}: {run['val_acc']:.4f}" in readme
