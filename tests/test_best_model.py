@@ -492,8 +492,9 @@ def recorded_runs(path=ABLATION_RECORD):
 def test_the_recorded_ablation_is_of_the_current_base_on_validation_only():
     entry, runs = recorded_runs()
     assert entry["settings"] == as_stored(best_model.ABLATION_BASE)
+    sizes = best_model.ABLATION_DATA_SIZES
     assert (entry["scored_on"], entry["num_training"], entry["num_validation"]) == (
-        "validation", 45000, 5000)
+        "validation", sizes["num_training"], sizes["num_validation"])
     assert entry["seeds"] == list(best_model.ABLATION_SEEDS)
     assert {name: row["changed"] for name, row in entry["rows"].items()} == \
         as_stored(best_model.ABLATIONS)
@@ -511,4 +512,9 @@ def test_readme_quotes_every_run_of_the_recorded_ablation():
         readme = " ".join(f.read().split())
     assert f"{entry['runs_done']} of its {entry['runs_total']} runs" in readme
     for name, run in runs:
-        assert f"{name}, seed {run['seed']}: {run['val_acc']:.4f}" in readme
+        quoted = f"{name}, seed {run['seed']}: {run['val_acc']:.4f}"
+        if "tta" in run:
+            quoted += f" ({run['tta']['flip_translate']:.4f} with flips and translations)"
+        assert quoted in readme
+    minutes = [run["wall_time_s"] / 60 for _, run in runs]
+    assert f"in {min(minutes):.0f}-{max(minutes):.0f} min each" in readme
