@@ -35,13 +35,13 @@ def main(argv=None):
                              "timed first, plus a few minutes of testing; HW5_QUICK=1 "
                              "for a small version in seconds); "
                              "ablation: its choices one by one on validation (16 runs, about "
-                             "9 hours on 2 cores; a rerun continues where one stopped)")
+                             "9-10 hours on 2 cores; a rerun continues where one stopped)")
     parser.add_argument("--data", default=None, help="CIFAR-10 folder (default: $CIFAR10_DIR)")
     parser.add_argument("--validation-only", action="store_true",
                         help="best: train and record without scoring the test set (for "
                              "choosing a recipe; the final run scores it once)")
     parser.add_argument("--max-runs", type=int, default=None, metavar="N",
-                        help="ablation: train at most N more runs (32-34 min each on 2 cores), then stop")
+                        help="ablation: train at most N more runs (32-38 min each on 2 cores), then stop")
     parser.add_argument("--seed", type=int, default=None, metavar="S",
                         help="best: train the recipe with seed S instead of its own (a second "
                              "seed's run, checkpointed apart; give it its own HW5_RESULTS file)")
