@@ -41,7 +41,7 @@ def main(argv=None):
                         help="best: train and record without scoring the test set (for "
                              "choosing a recipe; the final run scores it once)")
     parser.add_argument("--max-runs", type=int, default=None, metavar="N",
-                        help="ablation: train at most N more runs (32-38 min each on 2 cores), then stop")
+                        help="ablation: train at most N more runs (32-39 min each on 2 cores), then stop")
     parser.add_argument("--seed", type=int, default=None, metavar="S",
                         help="best: train the recipe with seed S instead of its own (a second "
                              "seed's run, checkpointed apart; give it its own HW5_RESULTS file)")
