@@ -1,0 +1,45 @@
+"""muon_probe.py: the orthogonalization and the Muon step it probes."""
+import numpy as np
+import pytest
+
+from muon_probe import mixed_rule, muon, orthogonalize
+
+
+@pytest.mark.parametrize("shape", [(8, 40), (40, 8), (16, 16)])
+def test_orthogonalize_brings_singular_values_near_one(shape):
+    g = np.random.default_rng(0).standard_normal(shape)
+    s = np.linalg.svd(orthogonalize(g), compute_uv=False)
+    assert s.min() > 0.6 and s.max() < 1.25, s
+    # The same singular vectors as g: orth(g) = U f(S) V^T with f increasing.
+    u, _, vt = np.linalg.svd(g, full_matrices=False)
+    inner = u.T @ orthogonalize(g) @ vt.T
+    np.testing.assert_allclose(inner, np.diag(np.diag(inner)), atol=1e-8)
+
+
+def test_orthogonalize_ignores_scale_and_keeps_dtype():
+    g = np.random.default_rng(1).standard_normal((6, 20)).astype(np.float32)
+    np.testing.assert_allclose(orthogonalize(1e4 * g), orthogonalize(g), rtol=1e-4, atol=1e-5)
+    assert orthogonalize(g).dtype == np.float32
+
+
+def test_muon_step_renormalizes_and_moves_against_the_orthogonalized_momentum():
+    rng = np.random.default_rng(2)
+    theta = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    dtheta = rng.standard_normal(theta.shape).astype(np.float32)
+    config = {"learning_rate": 0.1, "momentum": 0.5}
+    nxt, config = muon(theta, dtheta, config)
+    assert nxt.dtype == np.float32 and nxt.shape == theta.shape
+    np.testing.assert_allclose(config["velocity"], dtheta)
+    scaled = theta * np.sqrt(4) / np.linalg.norm(theta)
+    u = (dtheta + 0.5 * dtheta).reshape(4, -1)
+    expected = scaled - 0.1 * orthogonalize(u).reshape(theta.shape)
+    np.testing.assert_allclose(nxt, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_rule_sends_only_marked_configs_to_muon():
+    theta = np.ones((3, 2, 3, 3))
+    dtheta = np.full(theta.shape, 0.5)
+    plain, _ = mixed_rule(theta, dtheta, {"learning_rate": 0.1, "momentum": 0.0})
+    np.testing.assert_allclose(plain, theta - 0.05)
+    marked, _ = mixed_rule(theta, dtheta, {"learning_rate": 0.1, "momentum": 0.0, "muon": True})
+    assert not np.allclose(marked, plain)
