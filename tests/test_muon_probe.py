@@ -43,3 +43,10 @@ def test_mixed_rule_sends_only_marked_configs_to_muon():
     np.testing.assert_allclose(plain, theta - 0.05)
     marked, _ = mixed_rule(theta, dtheta, {"learning_rate": 0.1, "momentum": 0.0, "muon": True})
     assert not np.allclose(marked, plain)
+
+
+@pytest.mark.parametrize("shape", [(8, 40), (40, 8), (16, 16)])
+def test_gram_iteration_equals_the_direct_one(shape):
+    from muon_probe import orthogonalize_direct
+    g = np.random.default_rng(3).standard_normal(shape)
+    np.testing.assert_allclose(orthogonalize(g), orthogonalize_direct(g), rtol=1e-10, atol=1e-12)
