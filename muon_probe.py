@@ -7,7 +7,8 @@ train the 4.4.7 recipe in fewer epochs than its Nesterov SGD?
 HW5_QUICK=1 runs the small recipe (a smoke test). Everything but the rule of the six conv filters (theta1..theta6) is best_model.BEST:
 head, biases and BN scales keep Nesterov SGD with their learning rates, the schedule, the
 lookahead, the augmentation. Data: best_model.ablation_data (45,000 training images, 5,000
-validation images, no test image loaded). Results are appended to runs/muon-probe.jsonl.
+validation images, no test image loaded). Each run is appended to --record
+(default runs/muon-probe.jsonl).
 """
 import argparse
 import json
@@ -94,7 +95,9 @@ def mixed_rule(theta, dtheta, config):
 mixed_rule.__name__ = "muon_filters_sgd_nesterov_rest"
 
 
-def probe(epochs, muon_lr, muon_momentum, ns_steps, batch_size, seed, root):
+def probe(epochs, muon_lr, muon_momentum, ns_steps, batch_size, seed, root,
+          record="runs/muon-probe.jsonl"):
+    """Train one run (muon_lr None: the recipe as it is), print it and append it to record."""
     settings = dict(best_model.recipe(), num_epochs=epochs, seed=seed)
     settings["batch_size"] = batch_size or settings["batch_size"]
     batch_size = settings["batch_size"]
@@ -118,8 +121,8 @@ def probe(epochs, muon_lr, muon_momentum, ns_steps, batch_size, seed, root):
            "val_acc": solver.best_val_acc, "val_acc_history": solver.val_acc_history,
            "epoch_times": list(solver.epoch_times), "minutes": sum(solver.epoch_times) / 60}
     print(json.dumps(run))
-    os.makedirs("runs", exist_ok=True)
-    with open("runs/muon-probe.jsonl", "a") as f:
+    os.makedirs(os.path.dirname(record) or ".", exist_ok=True)
+    with open(record, "a") as f:
         f.write(json.dumps(run) + "\n")
     return run
 
@@ -132,9 +135,12 @@ def main():
     p.add_argument("--ns-steps", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default=None)
+    p.add_argument("--data", default=None, help="CIFAR-10 folder (default: $CIFAR10_DIR)")
+    p.add_argument("--record", default="runs/muon-probe.jsonl",
+                   help="the JSON-lines file each run is appended to")
     a = p.parse_args()
-    probe(a.epochs, a.muon_lr, a.muon_momentum, a.ns_steps, a.batch_size, a.seed, a.data)
+    probe(a.epochs, a.muon_lr, a.muon_momentum, a.ns_steps, a.batch_size, a.seed, a.data,
+          a.record)
 
 
 if __name__ == "__main__":
