@@ -4,11 +4,12 @@ train the 4.4.7 recipe in fewer epochs than its Nesterov SGD?
     python muon_probe.py --epochs 3 --muon-lr 0.06       # one run; prints val accuracy
     python muon_probe.py --epochs 3                      # the recipe as it is (baseline)
 
-HW5_QUICK=1 runs the small recipe (a smoke test). Everything but the rule of the six conv filters (theta1..theta6) is best_model.BEST:
-head, biases and BN scales keep Nesterov SGD with their learning rates, the schedule, the
+Everything but the rule of the six conv filters (theta1..theta6) is best_model.BEST: head,
+biases and BN scales keep Nesterov SGD with their learning rates, the schedule, the
 lookahead, the augmentation. Data: best_model.ablation_data (45,000 training images, 5,000
 validation images, no test image loaded). Each run is appended to --record
-(default runs/muon-probe.jsonl).
+(default runs/muon-probe.jsonl). HW5_QUICK=1 runs the small recipe without checkpoints (a
+smoke test).
 """
 import argparse
 import json
@@ -18,6 +19,7 @@ import numpy as np
 
 import best_model
 from optim import sgd_nesterov
+from runs import checkpoint_path
 from solver import Solver
 
 # Quintic Newton-Schulz coefficients that push every singular value in (0, 1] towards 1
@@ -112,7 +114,7 @@ def probe(epochs, muon_lr, muon_momentum, ns_steps, batch_size, seed, root,
             options["param_optim_config"][f"theta{l}"] = {
                 "learning_rate": muon_lr, "momentum": muon_momentum, "weight_decay": 0.0,
                 "muon": True, "ns_steps": ns_steps}
-    name = f"checkpoints/muon-probe-{tag}-e{epochs}-b{batch_size}-s{seed}"
+    name = checkpoint_path(f"muon-probe-{tag}-e{epochs}-b{batch_size}-s{seed}")
     solver = Solver(model, train_data, **options, checkpoint_name=name, before_epoch=flips)
     solver.print_every = 10 ** 9
     solver.resume()

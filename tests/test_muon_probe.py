@@ -1,8 +1,11 @@
 """muon_probe.py: the orthogonalization and the Muon step it probes."""
+import json
+
 import numpy as np
 import pytest
 
-from muon_probe import mixed_rule, muon, orthogonalize
+import runs
+from muon_probe import mixed_rule, muon, orthogonalize, orthogonalize_direct, probe
 
 
 @pytest.mark.parametrize("shape", [(8, 40), (40, 8), (16, 16)])
@@ -47,6 +50,16 @@ def test_mixed_rule_sends_only_marked_configs_to_muon():
 
 @pytest.mark.parametrize("shape", [(8, 40), (40, 8), (16, 16)])
 def test_gram_iteration_equals_the_direct_one(shape):
-    from muon_probe import orthogonalize_direct
     g = np.random.default_rng(3).standard_normal(shape)
     np.testing.assert_allclose(orthogonalize(g), orthogonalize_direct(g), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_quick_probe_trains_on_validation_and_records_the_run(cifar10, tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.QUICK_ENV, "1")
+    record = tmp_path / "probe.jsonl"
+    run = probe(epochs=1, muon_lr=0.06, muon_momentum=0.6, ns_steps=5, batch_size=None,
+                seed=0, root=None, record=str(record))
+    assert run["tag"] == "muon-lr0.06-mom0.6-ns5" and run["epochs"] == 1
+    assert 0.2 < run["val_acc"] <= 1 and len(run["val_acc_history"]) == 2
+    assert json.loads(record.read_text()) == run
