@@ -63,3 +63,21 @@ def test_quick_probe_trains_on_validation_and_records_the_run(cifar10, tmp_path,
     assert run["tag"] == "muon-lr0.06-mom0.6-ns5" and run["epochs"] == 1
     assert 0.2 < run["val_acc"] <= 1 and len(run["val_acc_history"]) == 2
     assert json.loads(record.read_text()) == run
+
+
+def test_readme_quotes_every_run_of_the_committed_probe_record():
+    from conftest import ROOT
+    import os
+    with open(os.path.join(ROOT, "results", "muon-probe-3epochs.jsonl")) as f:
+        probes = [json.loads(line) for line in f]
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    assert len(probes) >= 2 and {p["epochs"] for p in probes} == {3}
+    for p in probes:
+        if p["tag"] == "baseline":
+            assert f"the recipe as it is {p['val_acc']:.4f}" in readme
+        else:
+            lr = p["tag"].split("-")[1][len("lr"):]
+            assert f"Muon lr {lr}: {p['val_acc']:.4f}" in readme, lr
+    times = [t for p in probes if p["tag"] == "baseline" for t in p["epoch_times"]]
+    assert f"epochs took {min(times):.0f}-{max(times):.0f} s for the recipe" in readme
