@@ -129,7 +129,7 @@ def probe(epochs, muon_lr, muon_momentum, ns_steps, batch_size, seed, root,
     return run
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--muon-lr", type=float, default=None, help="None: the recipe as it is")
@@ -140,7 +140,14 @@ def main():
     p.add_argument("--data", default=None, help="CIFAR-10 folder (default: $CIFAR10_DIR)")
     p.add_argument("--record", default="runs/muon-probe.jsonl",
                    help="the JSON-lines file each run is appended to")
-    a = p.parse_args()
+    a = p.parse_args(argv)
+    if a.epochs < 1 or a.ns_steps < 1 or (a.batch_size is not None and a.batch_size < 1):
+        p.error(f"--epochs, --ns-steps and --batch-size take positive integers (got "
+                f"{a.epochs}, {a.ns_steps}, {a.batch_size})")
+    if a.muon_lr is not None and not 0 < a.muon_lr < float("inf"):
+        p.error(f"--muon-lr takes a finite rate > 0 (got {a.muon_lr})")
+    if not 0 <= a.muon_momentum < 1:
+        p.error(f"--muon-momentum takes a value in [0, 1) (got {a.muon_momentum})")
     probe(a.epochs, a.muon_lr, a.muon_momentum, a.ns_steps, a.batch_size, a.seed, a.data,
           a.record)
 

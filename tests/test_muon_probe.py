@@ -81,3 +81,15 @@ def test_readme_quotes_every_run_of_the_committed_probe_record():
             assert f"Muon lr {lr}: {p['val_acc']:.4f}" in readme, lr
     times = [t for p in probes if p["tag"] == "baseline" for t in p["epoch_times"]]
     assert f"epochs took {min(times):.0f}-{max(times):.0f} s for the recipe" in readme
+
+
+@pytest.mark.parametrize("argv, named", [(["--epochs", "0"], "--epochs"),
+                                         (["--muon-lr", "-0.1"], "--muon-lr"),
+                                         (["--muon-lr", "inf"], "--muon-lr"),
+                                         (["--muon-momentum", "1"], "--muon-momentum"),
+                                         (["--ns-steps", "0"], "--ns-steps")])
+def test_command_line_refuses_bad_settings_by_name(argv, named, capsys):
+    from muon_probe import main
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert named in capsys.readouterr().err
