@@ -115,6 +115,7 @@ def probe(epochs, muon_lr, muon_momentum, ns_steps, batch_size, seed, root,
                 "learning_rate": muon_lr, "momentum": muon_momentum, "weight_decay": 0.0,
                 "muon": True, "ns_steps": ns_steps}
     name = checkpoint_path(f"muon-probe-{tag}-e{epochs}-b{batch_size}-s{seed}")
+    best_model.reuse_freed_memory()        # as `experiments.py best` and the ablation do
     solver = Solver(model, train_data, **options, checkpoint_name=name, before_epoch=flips)
     solver.print_every = 10 ** 9
     solver.resume()

@@ -93,3 +93,37 @@ def test_command_line_refuses_bad_settings_by_name(argv, named, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert named in capsys.readouterr().err
+
+
+def test_readme_quotes_the_full_budget_validation_run_of_muon_against_the_recipe():
+    """The README's verdict on Muon quotes its 22-epoch validation-only run and the recipe's
+    budget run: epochs, minutes, the first two epochs, the final accuracy with one view and
+    with the recipe's views; no test accuracy exists for the Muon run."""
+    from conftest import ROOT
+    import os
+
+    def record(name):
+        with open(os.path.join(ROOT, "results", name)) as f:
+            return json.load(f)["best_model"]
+    muon, recipe = record("muon-full-validation-amd.json"), record("best_model-budget-amd.json")
+    tta = recipe["hyperparameters"]["tta"]
+    assert "test_acc" not in muon and muon["hyperparameters"]["muon_lr"] == 0.12
+    assert {k: v for k, v in muon["hyperparameters"].items()
+            if not k.startswith("muon_") and k != "num_epochs"} == \
+        {k: v for k, v in recipe["hyperparameters"].items() if k != "num_epochs"}
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    quoted = [f"planned {muon['budget']['epochs']} epochs of about {muon['budget']['epoch_s']:.0f} s",
+              f"trained them in {muon['wall_time_s'] / 60:.1f} min",
+              f"({muon['val_acc_history'][1]:.4f} and {muon['val_acc_history'][2]:.4f} on "
+              f"validation after epochs 1 and 2, against {recipe['val_acc_history'][1]:.4f} and "
+              f"{recipe['val_acc_history'][2]:.4f} for the recipe)",
+              f"it ended at {muon['val_acc']:.4f} with one view and "
+              f"{muon['val_acc_views'][tta]:.4f} with the recipe's views, against "
+              f"{recipe['val_acc']:.4f} and {recipe['val_acc_views'][tta]:.4f} for the recipe in "
+              f"its {recipe['epochs']} epochs"]
+    missing = [q for q in quoted if q not in readme]
+    assert not missing, missing
+    # "not adopted": within a seed's spread with one view, behind with the views
+    assert abs(muon["val_acc"] - recipe["val_acc"]) < 0.003
+    assert muon["val_acc_views"][tta] < recipe["val_acc_views"][tta]
