@@ -1,10 +1,12 @@
 """muon_probe.py: the orthogonalization and the Muon step it probes."""
 import json
+import os
 
 import numpy as np
 import pytest
 
 import runs
+from conftest import ROOT
 from muon_probe import mixed_rule, muon, orthogonalize, orthogonalize_direct, probe
 
 
@@ -66,8 +68,6 @@ def test_quick_probe_trains_on_validation_and_records_the_run(cifar10, tmp_path,
 
 
 def test_readme_quotes_every_run_of_the_committed_probe_record():
-    from conftest import ROOT
-    import os
     with open(os.path.join(ROOT, "results", "muon-probe-3epochs.jsonl")) as f:
         probes = [json.loads(line) for line in f]
     with open(os.path.join(ROOT, "README.md")) as f:
@@ -99,8 +99,6 @@ def test_readme_quotes_the_full_budget_validation_run_of_muon_against_the_recipe
     """The README's verdict on Muon quotes its 22-epoch validation-only run and the recipe's
     budget run: epochs, minutes, the first two epochs, the final accuracy with one view and
     with the recipe's views; no test accuracy exists for the Muon run."""
-    from conftest import ROOT
-    import os
 
     def record(name):
         with open(os.path.join(ROOT, "results", name)) as f:
